@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing,
+# build, then do their work. BUILD_DIR and JOBS may be overridden.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+MOEVIT := $(BUILD_DIR)/moevit
+DEMO_DIR ?= runs/demo
+DATA_DIR ?= data/fmnist
+
+.PHONY: setup configure build test demo format clean
+
+setup:
+	./scripts/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh $(MOEVIT) $(DATA_DIR) $(DEMO_DIR)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,15 @@
+// The subcommands of the moevit executable. Each takes the arguments after its name and
+// returns the process exit code; errors are thrown and reported once in app/main.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace moevit {
+
+using CommandArgs = std::vector<std::string>;
+
+int run_info(const CommandArgs& args);
+int run_prepare(const CommandArgs& args);
+
+}  // namespace moevit

@@ -1,0 +1,86 @@
+// moevit: one executable, a table of subcommands (as ninja's `-t` tools). Every error a user
+// can cause is an exception, caught here once and printed as one line.
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* description;
+  int (*run)(const moevit::CommandArgs&);
+};
+
+const Command kCommands[] = {
+    {"info", "print a model's architecture and parameter counts (--config FILE)", moevit::run_info},
+    {"prepare", "convert IDX data (Fashion-MNIST, MNIST) into class folders of PNGs",
+     moevit::run_prepare},
+};
+
+void print_usage() {
+  std::printf("usage: moevit <command> [options]   (moevit <command> --help for its options)\n\n");
+  for (const Command& command : kCommands) std::printf("  %-10s %s\n", command.name, command.description);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
+    }
+  }
+  return row[b.size()];
+}
+
+const Command* find_command(const std::string& name) {
+  for (const Command& command : kCommands)
+    if (name == command.name) return &command;
+  return nullptr;
+}
+
+std::string closest_command(const std::string& name) {
+  const Command* best = nullptr;
+  size_t best_distance = 3;  // suggest only near misses
+  for (const Command& command : kCommands) {
+    const size_t distance = edit_distance(name, command.name);
+    if (distance < best_distance) best = &command, best_distance = distance;
+  }
+  return best ? best->name : "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  const Command* command = find_command(name);
+  if (!command) {
+    const std::string suggestion = closest_command(name);
+    std::fprintf(stderr, "moevit: unknown command '%s'%s\n", name.c_str(),
+                 suggestion.empty() ? "" : (", did you mean '" + suggestion + "'?").c_str());
+    return 2;
+  }
+  try {
+    return command->run(moevit::CommandArgs(argv + 2, argv + argc));
+  } catch (const c10::Error& error) {
+    std::fprintf(stderr, "moevit %s: error: %s\n", name.c_str(), error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "moevit %s: error: %s\n", name.c_str(), error.what());
+  }
+  return 1;
+}

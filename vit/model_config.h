@@ -1,0 +1,50 @@
+// Everything that defines a model's architecture, in one typed struct. Read from YAML in
+// app/config; checked once by `check_model_config` when the model is built.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "moe/moe_options.h"
+
+namespace moevit {
+
+enum class Pooling { kGlobalAverage, kClassToken };
+std::string to_string(Pooling pooling);
+
+// Which transformer blocks get an MoE layer instead of the dense FFN (0-based block ids).
+// Exactly one rule is used: an explicit list if non-empty, else `last` if > 0, else `every`.
+struct MoePlacement {
+  int64_t every = 2;              // every 2 → blocks 1, 3, 5, … (vmoe "every 2")
+  int64_t last = 0;               // last N → the last N odd blocks (vmoe "last n")
+  std::vector<int64_t> blocks;    // explicit block ids
+};
+
+struct ModelConfig {
+  int64_t image_size = 28;   // H = W, divisible by patch_size, e.g. 28 or 224
+  int64_t patch_size = 4;    // P, e.g. 4 or 16
+  int64_t channels = 1;      // 1 (grayscale) or 3 (RGB)
+  int64_t dim = 192;         // D, token width
+  int64_t depth = 6;         // number of transformer blocks
+  int64_t heads = 3;         // attention heads; dim % heads == 0
+  int64_t mlp_dim = 768;     // H, hidden width of the dense FFN and of each expert
+  int64_t num_classes = 10;
+  Pooling pooling = Pooling::kGlobalAverage;
+  double dropout = 0.0;      // on attention output and FFN output
+  MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
+  MoePlacement placement;
+
+  int64_t patches_per_side() const { return image_size / patch_size; }
+  int64_t num_patches() const { return patches_per_side() * patches_per_side(); }
+  int64_t num_tokens() const { return num_patches() + (pooling == Pooling::kClassToken ? 1 : 0); }
+};
+
+// Throws std::invalid_argument naming the key, e.g. "model.image_size: expected a multiple of
+// model.patch_size (4), got 30".
+void check_model_config(const ModelConfig& config);
+
+// The 0-based ids of the blocks that hold an MoE layer (empty for dense models).
+std::vector<int64_t> moe_block_ids(const ModelConfig& config);
+
+}  // namespace moevit
