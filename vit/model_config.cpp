@@ -46,8 +46,8 @@ void check_model_config(const ModelConfig& config) {
     require(block >= 0 && block < config.depth, "moe.blocks",
             "block ids in [0, " + std::to_string(config.depth) + ")", std::to_string(block));
   require(placement.every >= 1, "moe.every", "an integer >= 1", std::to_string(placement.every));
-  require(placement.last >= 0 && placement.last <= (config.depth + 1) / 2, "moe.last",
-          "at most the number of odd blocks (" + std::to_string((config.depth + 1) / 2) + ")",
+  require(placement.last >= 0 && placement.last <= config.depth / 2, "moe.last",
+          "at most the number of odd blocks (" + std::to_string(config.depth / 2) + ")",
           std::to_string(placement.last));
   require(!moe_block_ids(config).empty(), "moe.every",
           "a placement that selects at least one of the " + std::to_string(config.depth) +
