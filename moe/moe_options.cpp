@@ -7,19 +7,26 @@ namespace moevit {
 
 std::string to_string(RouterKind kind) {
   switch (kind) {
-    case RouterKind::kDense: return "dense";
-    case RouterKind::kTopK: return "topk";
-    case RouterKind::kPriority: return "priority";
-    case RouterKind::kSoft: return "soft";
+    case RouterKind::kDense:
+      return "dense";
+    case RouterKind::kTopK:
+      return "topk";
+    case RouterKind::kPriority:
+      return "priority";
+    case RouterKind::kSoft:
+      return "soft";
   }
   return "unknown";
 }
 
 std::string to_string(PriorityAt when) {
   switch (when) {
-    case PriorityAt::kTrain: return "train";
-    case PriorityAt::kEval: return "eval";
-    case PriorityAt::kBoth: return "both";
+    case PriorityAt::kTrain:
+      return "train";
+    case PriorityAt::kEval:
+      return "eval";
+    case PriorityAt::kBoth:
+      return "both";
   }
   return "unknown";
 }

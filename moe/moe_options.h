@@ -24,24 +24,24 @@ std::string to_string(PriorityAt when);
 
 // Auxiliary loss weights; V-MoE paper defaults for importance and load.
 struct AuxLossWeights {
-  double importance = 0.005;  // CV² of per-expert summed clean gates (V-MoE eq. 6)
-  double load = 0.005;        // CV² of per-expert P(in top-k under noise) (V-MoE appendix A.2)
+  double importance = 0.005;    // CV² of per-expert summed clean gates (V-MoE eq. 6)
+  double load = 0.005;          // CV² of per-expert P(in top-k under noise) (V-MoE appendix A.2)
   double switch_balance = 0.0;  // E·Σ f_i·P_i (Switch / GShard); 0.01 when used
   double z_loss = 0.0;          // mean logsumexp(logits)² (ST-MoE); 0.001 when used
 };
 
 struct MoeOptions {
   RouterKind router = RouterKind::kTopK;
-  int64_t num_experts = 8;         // E, e.g. 8
-  int64_t experts_per_token = 1;   // K for token choice, e.g. 1 or 2
-  bool renormalize_gates = false;  // divide the K combine weights by their sum (vmoe: no)
-  double noise_std = 1.0;          // training noise on logits has std noise_std / E (vmoe)
-  double capacity_factor = 1.05;   // training; C = ceil(K·S·factor/E)
+  int64_t num_experts = 8;             // E, e.g. 8
+  int64_t experts_per_token = 1;       // K for token choice, e.g. 1 or 2
+  bool renormalize_gates = false;      // divide the K combine weights by their sum (vmoe: no)
+  double noise_std = 1.0;              // training noise on logits has std noise_std / E (vmoe)
+  double capacity_factor = 1.05;       // training; C = ceil(K·S·factor/E)
   double eval_capacity_factor = 1.25;  // evaluation (vmoe evaluates with more room)
-  int64_t capacity_multiple = 1;   // round C up to a multiple of this (vmoe uses 4)
+  int64_t capacity_multiple = 1;       // round C up to a multiple of this (vmoe uses 4)
   PriorityAt priority_at = PriorityAt::kBoth;
-  int64_t group_size = 1;          // images per routing group
-  int64_t slots_per_expert = 0;    // soft: S slots per expert; 0 = round(tokens / E), at least 1
+  int64_t group_size = 1;        // images per routing group
+  int64_t slots_per_expert = 0;  // soft: S slots per expert; 0 = round(tokens / E), at least 1
   AuxLossWeights loss_weights;
 };
 

@@ -33,8 +33,7 @@ void check_model_config(const ModelConfig& config) {
           "a divisor of model.dim (" + std::to_string(config.dim) + ")",
           std::to_string(config.heads));
   require(config.depth >= 1, "model.depth", "an integer >= 1", std::to_string(config.depth));
-  require(config.mlp_dim >= 1, "model.mlp_dim", "an integer >= 1",
-          std::to_string(config.mlp_dim));
+  require(config.mlp_dim >= 1, "model.mlp_dim", "an integer >= 1", std::to_string(config.mlp_dim));
   require(config.num_classes >= 1, "model.num_classes", "an integer >= 1",
           std::to_string(config.num_classes));
   require(config.dropout >= 0 && config.dropout < 1, "model.dropout", "a number in [0, 1)",
@@ -49,10 +48,10 @@ void check_model_config(const ModelConfig& config) {
   require(placement.last >= 0 && placement.last <= config.depth / 2, "moe.last",
           "at most the number of odd blocks (" + std::to_string(config.depth / 2) + ")",
           std::to_string(placement.last));
-  require(!moe_block_ids(config).empty(), "moe.every",
-          "a placement that selects at least one of the " + std::to_string(config.depth) +
-              " blocks",
-          "none selected");
+  require(
+      !moe_block_ids(config).empty(), "moe.every",
+      "a placement that selects at least one of the " + std::to_string(config.depth) + " blocks",
+      "none selected");
 }
 
 std::vector<int64_t> moe_block_ids(const ModelConfig& config) {

@@ -16,23 +16,23 @@ std::string to_string(Pooling pooling);
 // Which transformer blocks get an MoE layer instead of the dense FFN (0-based block ids).
 // Exactly one rule is used: an explicit list if non-empty, else `last` if > 0, else `every`.
 struct MoePlacement {
-  int64_t every = 2;              // every 2 → blocks 1, 3, 5, … (vmoe "every 2")
-  int64_t last = 0;               // last N → the last N odd blocks (vmoe "last n")
-  std::vector<int64_t> blocks;    // explicit block ids
+  int64_t every = 2;            // every 2 → blocks 1, 3, 5, … (vmoe "every 2")
+  int64_t last = 0;             // last N → the last N odd blocks (vmoe "last n")
+  std::vector<int64_t> blocks;  // explicit block ids
 };
 
 struct ModelConfig {
-  int64_t image_size = 28;   // H = W, divisible by patch_size, e.g. 28 or 224
-  int64_t patch_size = 4;    // P, e.g. 4 or 16
-  int64_t channels = 1;      // 1 (grayscale) or 3 (RGB)
-  int64_t dim = 192;         // D, token width
-  int64_t depth = 6;         // number of transformer blocks
-  int64_t heads = 3;         // attention heads; dim % heads == 0
-  int64_t mlp_dim = 768;     // H, hidden width of the dense FFN and of each expert
+  int64_t image_size = 28;  // H = W, divisible by patch_size, e.g. 28 or 224
+  int64_t patch_size = 4;   // P, e.g. 4 or 16
+  int64_t channels = 1;     // 1 (grayscale) or 3 (RGB)
+  int64_t dim = 192;        // D, token width
+  int64_t depth = 6;        // number of transformer blocks
+  int64_t heads = 3;        // attention heads; dim % heads == 0
+  int64_t mlp_dim = 768;    // H, hidden width of the dense FFN and of each expert
   int64_t num_classes = 10;
   Pooling pooling = Pooling::kGlobalAverage;
-  double dropout = 0.0;      // on attention output and FFN output
-  MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
+  double dropout = 0.0;  // on attention output and FFN output
+  MoeOptions moe;        // moe.router == kDense means no MoE blocks at all
   MoePlacement placement;
 
   int64_t patches_per_side() const { return image_size / patch_size; }

@@ -1,0 +1,63 @@
+// The seam between routers and experts: a router turns logits into a DispatchPlan (which token
+// goes to which expert slot, with which weight); `dispatch` fills the experts' input buffers from
+// it, `combine` brings their outputs back; statistics and heatmaps read it. Nothing re-routes.
+//
+// Axis legend for shape comments in moe/ (as vmoe/moe.py and llm.c keep one):
+//   B images, N tokens per image, D token width, H expert hidden width,
+//   G routing groups, S tokens per group (= images per group · N),
+//   E experts, C slots per expert per group (capacity; soft: slots per expert),
+//   K experts per token (token choice), M = E·C slots of a group (soft).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+namespace moevit {
+
+struct DispatchPlan {
+  enum class Kind { kTokenChoice, kSoft };
+  Kind kind = Kind::kTokenChoice;
+  int64_t num_groups = 0;        // G
+  int64_t tokens_per_group = 0;  // S
+  int64_t num_experts = 0;       // E
+  int64_t capacity = 0;          // C: buffer rows per expert per group
+
+  // Token choice (top-k, priority). Overflow (token, choice) pairs have slot_index >= capacity
+  // and combine weight 0: they get no expert output and ride the residual.
+  at::Tensor expert_index;  // [G,S,K] int64, the expert of each choice (best first)
+  at::Tensor slot_index;    // [G,S,K] int64, row in that expert's group buffer
+  at::Tensor gate;          // [G,S,K] float, router probability of each choice (dropped or not)
+  // Token choice: [G,S,K] gate (renormalised if asked), 0 where dropped; carries the router's
+  // gradient. Soft: [G,S,M] softmax over the slots of each token.
+  at::Tensor combine_weight;
+  // Kept assignments, flattened (A of them), precomputed once for dispatch and combine:
+  at::Tensor token_row;    // [A] int64, g·S + s
+  at::Tensor buffer_row;   // [A] int64, e·G·C + g·C + slot
+  at::Tensor kept_weight;  // [A] float, the combine weight of each kept assignment
+
+  // Soft: [G,S,M] softmax over the tokens of each slot.
+  at::Tensor dispatch_weight;
+
+  bool is_soft() const { return kind == Kind::kSoft; }
+  int64_t experts_per_token() const { return is_soft() ? 0 : expert_index.size(2); }
+};
+
+// Builds a token-choice plan from the router's choices and their slots.
+//   expert_index, slot_index [G,S,K] int64; gate, combine_weight [G,S,K] float (combine weight
+//   not yet masked: it is zeroed here where slot_index >= capacity).
+DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Tensor& slot_index,
+                                    const at::Tensor& gate, const at::Tensor& combine_weight,
+                                    int64_t num_experts, int64_t capacity);
+
+// Builds a soft plan. dispatch_weight, combine_weight [G,S,E·C].
+DispatchPlan make_soft_plan(const at::Tensor& dispatch_weight, const at::Tensor& combine_weight,
+                            int64_t num_experts, int64_t slots_per_expert);
+
+// tokens [G,S,D] → expert inputs [E, G·C, D] (empty token-choice slots are zero).
+at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens);
+
+// expert outputs [E, G·C, D] → tokens [G,S,D], each the weighted sum of its slots' outputs.
+at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs);
+
+}  // namespace moevit

@@ -1,0 +1,57 @@
+// A Mixture-of-Experts FFN: router → DispatchPlan → dispatch → experts → combine. Replaces the
+// dense FFN in the transformer blocks the placement names (vmoe `MlpMoeBlock`).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+
+#include "moe/experts.h"
+#include "moe/moe_options.h"
+#include "moe/router_output.h"
+
+namespace moevit {
+
+struct MoeLayerOutput {
+  torch::Tensor output;  // [B,N,D]; dropped tokens get 0 here and ride the residual
+  RouterOutput routing;  // plan over [G = B / images per group, S = images per group · N]
+};
+
+class MoeLayerImpl : public torch::nn::Module {
+ public:
+  // tokens_per_image: N, fixes the soft slot count when slots_per_expert is 0 (auto).
+  MoeLayerImpl(const MoeOptions& options, int64_t dim, int64_t hidden_dim,
+               int64_t tokens_per_image);
+
+  // inputs [B,N,D] → output [B,N,D] + routing.
+  MoeLayerOutput forward(const torch::Tensor& inputs);
+
+  const MoeOptions& options() const { return options_; }
+  // Changes the capacity used in eval mode: trades compute for accuracy at inference (V-MoE).
+  void set_eval_capacity_factor(double factor);
+  // Token choice: slots per expert per group of `tokens_per_group` in the current mode.
+  int64_t capacity(int64_t tokens_per_group) const;
+  // Soft: slots per expert (resolved from the options).
+  int64_t slots_per_expert() const { return slots_per_expert_; }
+  // Whether BPR orders the slot claims in the current mode.
+  bool uses_batch_priority() const;
+  // Images routed together for a batch of `batch_size` (the largest divisor of the batch not
+  // above options.group_size, so odd batch sizes still route).
+  int64_t images_per_group(int64_t batch_size) const;
+
+  torch::Tensor router_weight;  // token choice: [D, E], no bias (vmoe)
+  torch::Tensor phi;            // soft: [D, E·C] slot parameters
+  torch::Tensor scale;          // soft: [] learnable logit scale, init 1
+  Experts experts{nullptr};
+
+ private:
+  MoeOptions options_;
+  int64_t slots_per_expert_ = 0;
+};
+TORCH_MODULE(MoeLayer);
+
+// Soft slots per expert: the option, or round(tokens_per_image / E), at least 1.
+int64_t resolve_slots_per_expert(const MoeOptions& options, int64_t tokens_per_image);
+
+}  // namespace moevit

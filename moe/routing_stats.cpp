@@ -1,0 +1,68 @@
+#include "moe/routing_stats.h"
+
+namespace moevit {
+
+RoutingStats routing_stats(const DispatchPlan& plan) {
+  RoutingStats stats;
+  const auto count_options = at::TensorOptions().dtype(at::kDouble);
+  if (plan.is_soft()) {
+    // dispatch_weight [G,S,E·C] → mass per expert.
+    stats.expert_load = plan.dispatch_weight.detach()
+                            .to(at::kDouble)
+                            .sum(at::IntArrayRef{0, 1})
+                            .reshape({plan.num_experts, plan.capacity})
+                            .sum(1)
+                            .cpu();
+    stats.expert_requested = stats.expert_load;
+    return stats;
+  }
+  const at::Tensor experts = plan.expert_index.reshape(-1).cpu();
+  const at::Tensor kept = (plan.slot_index < plan.capacity).cpu();
+  stats.expert_requested = at::zeros({plan.num_experts}, count_options)
+                               .index_add_(0, experts, at::ones({experts.numel()}, count_options));
+  stats.expert_load = at::zeros({plan.num_experts}, count_options)
+                          .index_add_(0, experts, kept.reshape(-1).to(at::kDouble));
+  stats.assignments = experts.numel();
+  stats.dropped = stats.assignments - kept.sum().item<int64_t>();
+  stats.dropped_fraction =
+      stats.assignments ? static_cast<double>(stats.dropped) / stats.assignments : 0.0;
+  stats.tokens = plan.num_groups * plan.tokens_per_group;
+  stats.tokens_unprocessed = (~kept.any(2)).sum().item<int64_t>();
+  return stats;
+}
+
+at::Tensor RoutingStats::load_share() const {
+  const double total = expert_load.sum().item<double>();
+  return total > 0 ? expert_load / total : at::zeros_like(expert_load);
+}
+
+double RoutingStats::tokens_unprocessed_fraction() const {
+  return tokens ? static_cast<double>(tokens_unprocessed) / tokens : 0.0;
+}
+
+double RoutingStats::load_share_min() const {
+  return load_share().min().item<double>();
+}
+
+double RoutingStats::load_share_max() const {
+  return load_share().max().item<double>();
+}
+
+double RoutingStats::load_coefficient_of_variation() const {
+  const double mean = expert_load.mean().item<double>();
+  return mean > 0 ? expert_load.std(/*unbiased=*/false).item<double>() / mean : 0.0;
+}
+
+RoutingStats& RoutingStats::operator+=(const RoutingStats& other) {
+  if (!expert_load.defined()) return *this = other;
+  expert_load = expert_load + other.expert_load;
+  expert_requested = expert_requested + other.expert_requested;
+  assignments += other.assignments;
+  dropped += other.dropped;
+  dropped_fraction = assignments ? static_cast<double>(dropped) / assignments : 0.0;
+  tokens += other.tokens;
+  tokens_unprocessed += other.tokens_unprocessed;
+  return *this;
+}
+
+}  // namespace moevit

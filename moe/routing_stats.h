@@ -1,0 +1,35 @@
+// Statistics of one MoE layer's routing, read from its DispatchPlan (never by re-routing).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+#include "moe/dispatch_plan.h"
+
+namespace moevit {
+
+struct RoutingStats {
+  // [E] float64: token choice — (token, choice) assignments each expert processed (kept);
+  // soft — the dispatch mass each expert received (Σ over its slots of Σ over tokens = C·G).
+  at::Tensor expert_load;
+  at::Tensor expert_requested;     // [E] float64: assignments asked for, kept or not (soft: load)
+  int64_t assignments = 0;         // token choice: G·S·K; soft: 0
+  int64_t dropped = 0;             // assignments beyond capacity
+  double dropped_fraction = 0;     // dropped / assignments
+  int64_t tokens = 0;              // token choice: G·S
+  int64_t tokens_unprocessed = 0;  // tokens none of whose choices was kept
+  double tokens_unprocessed_fraction() const;
+
+  // Share of the load per expert (sums to 1), and its spread, for logs.
+  at::Tensor load_share() const;
+  double load_share_min() const;
+  double load_share_max() const;
+  double load_coefficient_of_variation() const;  // std/mean of expert_load (population)
+
+  RoutingStats& operator+=(const RoutingStats& other);  // accumulate over batches
+};
+
+RoutingStats routing_stats(const DispatchPlan& plan);
+
+}  // namespace moevit

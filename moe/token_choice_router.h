@@ -1,0 +1,32 @@
+// Token-choice routing: each token picks its K best experts (V-MoE, arXiv 2106.05974).
+// Top-k and Batch Prioritized Routing are one algorithm; BPR only changes the order in which
+// tokens claim expert slots.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+#include "moe/moe_options.h"
+#include "moe/router_output.h"
+
+namespace moevit {
+
+struct TokenChoiceRouting {
+  int64_t experts_per_token = 1;   // K
+  int64_t capacity = 1;            // C, slots per expert per group (see compute_capacity)
+  bool batch_priority = false;     // BPR: claim slots by descending top-1 gate
+  bool renormalize_gates = false;  // combine weights divided by the sum of the K gates
+  double noise_std = 1.0;          // training noise std · E (vmoe convention)
+  AuxLossWeights loss_weights;
+};
+
+// logits [G,S,E] (router output before softmax) → plan over [E, G·C] buffers + aux losses.
+RouterOutput route_token_choice(const at::Tensor& logits, const TokenChoiceRouting& routing,
+                                bool training);
+
+// The same routing from given gates (probabilities [G,S,E]), without noise or losses: the core
+// of route_token_choice, exposed for tests on constructed gates.
+DispatchPlan plan_token_choice(const at::Tensor& probs, const TokenChoiceRouting& routing);
+
+}  // namespace moevit

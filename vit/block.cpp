@@ -1,0 +1,30 @@
+#include "vit/block.h"
+
+namespace moevit {
+
+BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe) {
+  const auto norm_options = torch::nn::LayerNormOptions({config.dim}).eps(1e-6);
+  norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
+  attention = register_module("attention", Attention(config.dim, config.heads, config.dropout));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
+  if (use_moe)
+    moe = register_module("moe",
+                          MoeLayer(config.moe, config.dim, config.mlp_dim, config.num_tokens()));
+  else
+    mlp = register_module("mlp", Mlp(config.dim, config.mlp_dim, config.dropout));
+}
+
+BlockOutput BlockImpl::forward(const torch::Tensor& tokens) {
+  BlockOutput output;
+  const torch::Tensor attended = tokens + attention->forward(norm1->forward(tokens));
+  if (!has_moe()) {
+    output.tokens = attended + mlp->forward(norm2->forward(attended));
+    return output;
+  }
+  MoeLayerOutput moe_output = moe->forward(norm2->forward(attended));
+  output.tokens = attended + moe_output.output;
+  output.routing = std::move(moe_output.routing);
+  return output;
+}
+
+}  // namespace moevit
