@@ -1,0 +1,170 @@
+#include "moe/moe_layer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "moe/routing_stats.h"
+#include "vit/mlp.h"
+
+namespace moevit {
+namespace {
+
+MoeOptions options_for(RouterKind router, int64_t experts, int64_t k = 1) {
+  MoeOptions options;
+  options.router = router;
+  options.num_experts = experts;
+  options.experts_per_token = k;
+  return options;
+}
+
+// One expert's MLP by hand: gelu(x·W1 + b1)·W2 + b2. x [R,D].
+torch::Tensor expert_by_hand(const ExpertsImpl& experts, int64_t e, const torch::Tensor& x) {
+  return torch::gelu(x.matmul(experts.fc1_weight[e]) + experts.fc1_bias[e])
+             .matmul(experts.fc2_weight[e]) +
+         experts.fc2_bias[e];
+}
+
+TEST(MoeLayer, TopKWithoutDropsEqualsGateWeightedSumOfExperts) {
+  torch::manual_seed(0);
+  MoeOptions options = options_for(RouterKind::kTopK, 4, 2);
+  options.eval_capacity_factor = 100.0;  // C ≥ S·K: nothing drops
+  MoeLayer layer(options, /*dim=*/8, /*hidden=*/16, /*tokens_per_image=*/5);
+  layer->eval();
+  {
+    torch::NoGradGuard no_grad;
+    layer->router_weight.normal_(0, 1);  // make routing decisive
+  }
+  const torch::Tensor x = torch::randn({3, 5, 8});
+  const MoeLayerOutput out = layer->forward(x);
+  EXPECT_EQ(routing_stats(out.routing.plan).dropped, 0);
+
+  const torch::Tensor probs = torch::softmax(x.matmul(layer->router_weight), -1);
+  const auto [gate, index] = probs.topk(2, -1);
+  torch::Tensor expected = torch::zeros_like(x);
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t n = 0; n < 5; ++n)
+      for (int64_t k = 0; k < 2; ++k) {
+        const int64_t e = index[b][n][k].item<int64_t>();
+        expected[b][n] +=
+            gate[b][n][k] * expert_by_hand(*layer->experts, e, x[b][n].unsqueeze(0))[0];
+      }
+  EXPECT_TRUE(torch::allclose(out.output, expected, 1e-4, 1e-5));
+}
+
+TEST(MoeLayer, OneExpertWithRoomForEveryTokenEqualsDenseFfn) {
+  torch::manual_seed(1);
+  MoeOptions options = options_for(RouterKind::kTopK, 1, 1);
+  options.capacity_factor = 1.0;
+  MoeLayer layer(options, 6, 12, 7);
+  Mlp dense(6, 12);
+  {
+    torch::NoGradGuard no_grad;
+    layer->experts->fc1_weight[0].copy_(dense->fc1->weight.t());
+    layer->experts->fc1_bias[0][0].copy_(dense->fc1->bias);
+    layer->experts->fc2_weight[0].copy_(dense->fc2->weight.t());
+    layer->experts->fc2_bias[0][0].copy_(dense->fc2->bias);
+  }
+  const torch::Tensor x = torch::randn({2, 7, 6});
+  layer->train();  // noise on one logit cannot change a softmax over one expert
+  EXPECT_TRUE(torch::allclose(layer->forward(x).output, dense->forward(x), 1e-5, 1e-6));
+}
+
+TEST(MoeLayer, SmallCapacityDropsTokensWhichGetZeroOutput) {
+  torch::manual_seed(2);
+  MoeOptions options = options_for(RouterKind::kTopK, 2, 1);
+  options.eval_capacity_factor = 0.25;  // C = ceil(8·0.25/2) = 1 of 8 tokens per expert
+  MoeLayer layer(options, 4, 8, 8);
+  layer->eval();
+  const torch::Tensor x = torch::randn({1, 8, 4});
+  const MoeLayerOutput out = layer->forward(x);
+  const DispatchPlan& plan = out.routing.plan;
+  EXPECT_EQ(plan.capacity, 1);
+  const torch::Tensor dropped = (plan.slot_index >= plan.capacity).reshape({8});
+  // One slot per expert: exactly one token per expert used is kept, the rest drop.
+  const int64_t experts_used = std::get<0>(at::_unique(plan.expert_index)).numel();
+  EXPECT_EQ(dropped.sum().item<int64_t>(), 8 - experts_used);
+  for (int64_t n = 0; n < 8; ++n) {
+    if (dropped[n].item<bool>()) EXPECT_EQ(out.output[0][n].abs().sum().item<float>(), 0.0f);
+  }
+}
+
+TEST(MoeLayer, GradientsReachRouterAndExperts) {
+  for (RouterKind router : {RouterKind::kTopK, RouterKind::kPriority}) {
+    torch::manual_seed(3);
+    MoeLayer layer(options_for(router, 4, 2), 8, 16, 6);
+    const torch::Tensor x = torch::randn({2, 6, 8});
+    const MoeLayerOutput out = layer->forward(x);
+    (out.output.pow(2).sum() + out.routing.aux.total).backward();
+    EXPECT_GT(layer->router_weight.grad().abs().sum().item<float>(), 0.0f);
+    EXPECT_GT(layer->experts->fc1_weight.grad().abs().sum().item<float>(), 0.0f);
+    EXPECT_GT(layer->experts->fc2_bias.grad().abs().sum().item<float>(), 0.0f);
+    EXPECT_TRUE(std::isfinite(out.routing.aux.total.item<float>()));
+  }
+}
+
+TEST(MoeLayer, SoftGradientsReachPhiScaleAndExperts) {
+  torch::manual_seed(4);
+  MoeLayer layer(options_for(RouterKind::kSoft, 4), 8, 16, 6);
+  EXPECT_EQ(layer->slots_per_expert(), 2);  // round(6 / 4) = 2 (1.5 rounds away from zero)
+  const MoeLayerOutput out = layer->forward(torch::randn({2, 6, 8}));
+  out.output.pow(2).sum().backward();
+  EXPECT_GT(layer->phi.grad().abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(layer->scale.grad().abs().item<float>(), 0.0f);
+  EXPECT_GT(layer->experts->fc1_weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
+TEST(MoeLayer, GroupsOfImagesFollowTheBatch) {
+  MoeOptions options = options_for(RouterKind::kTopK, 2);
+  options.group_size = 4;
+  MoeLayer layer(options, 4, 8, 3);
+  EXPECT_EQ(layer->images_per_group(8), 4);
+  EXPECT_EQ(layer->images_per_group(6), 2);  // odd batch sizes still route
+  EXPECT_EQ(layer->images_per_group(1), 1);
+  const MoeLayerOutput out = layer->forward(torch::randn({6, 3, 4}));
+  EXPECT_EQ(out.routing.plan.num_groups, 3);
+  EXPECT_EQ(out.routing.plan.tokens_per_group, 6);
+  EXPECT_EQ(out.output.sizes(), (std::vector<int64_t>{6, 3, 4}));
+}
+
+TEST(MoeLayer, CapacityFactorDependsOnModeAndPriorityOnPriorityAt) {
+  MoeOptions options = options_for(RouterKind::kPriority, 4);
+  options.capacity_factor = 1.0;
+  options.eval_capacity_factor = 2.0;
+  options.priority_at = PriorityAt::kEval;
+  MoeLayer layer(options, 4, 8, 16);
+  layer->train();
+  EXPECT_EQ(layer->capacity(16), 4);
+  EXPECT_FALSE(layer->uses_batch_priority());
+  layer->eval();
+  EXPECT_EQ(layer->capacity(16), 8);
+  EXPECT_TRUE(layer->uses_batch_priority());
+  layer->set_eval_capacity_factor(0.5);
+  EXPECT_EQ(layer->capacity(16), 2);
+}
+
+TEST(MoeLayer, NoiseOnlyInTrainingAndFixedSeedRepeats) {
+  torch::manual_seed(5);
+  MoeOptions options = options_for(RouterKind::kTopK, 4);
+  options.noise_std = 8.0;
+  MoeLayer layer(options, 8, 16, 10);
+  const torch::Tensor x = torch::randn({2, 10, 8});
+  layer->eval();
+  const torch::Tensor eval_a = layer->forward(x).output, eval_b = layer->forward(x).output;
+  EXPECT_TRUE(torch::equal(eval_a, eval_b));
+  layer->train();
+  torch::manual_seed(11);
+  const torch::Tensor train_a = layer->forward(x).routing.plan.gate;
+  torch::manual_seed(11);
+  const torch::Tensor train_b = layer->forward(x).routing.plan.gate;
+  torch::manual_seed(12);
+  const torch::Tensor train_c = layer->forward(x).routing.plan.gate;
+  EXPECT_TRUE(torch::equal(train_a, train_b));
+  EXPECT_FALSE(torch::equal(train_a, train_c));
+}
+
+TEST(MoeLayer, RefusesDenseRouter) {
+  EXPECT_THROW(MoeLayer(options_for(RouterKind::kDense, 4), 4, 8, 4), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace moevit

@@ -1,0 +1,147 @@
+#include "moe/token_choice_router.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "moe/dispatch_plan.h"
+#include "moe/routing_stats.h"
+
+namespace moevit {
+namespace {
+
+// vmoe moe_test GetTopExpertsPerItemDispatcherTest: 3 tokens, 3 experts, K = 2, C = 2.
+torch::Tensor vmoe_gates() {
+  return torch::tensor({0.4, 0.0, 0.2, 0.5, 0.1, 0.4, 0.3, 0.2, 0.6}, torch::kFloat)
+      .reshape({1, 3, 3});
+}
+
+TokenChoiceRouting routing_with(int64_t k, int64_t capacity, bool priority) {
+  TokenChoiceRouting routing;
+  routing.experts_per_token = k;
+  routing.capacity = capacity;
+  routing.batch_priority = priority;
+  return routing;
+}
+
+// (expert, slot) of each token's choices.
+std::vector<std::vector<std::pair<int64_t, int64_t>>> indices_of(const DispatchPlan& plan) {
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> result;
+  for (int64_t s = 0; s < plan.tokens_per_group; ++s) {
+    result.emplace_back();
+    for (int64_t k = 0; k < plan.experts_per_token(); ++k)
+      result.back().emplace_back(plan.expert_index[0][s][k].item<int64_t>(),
+                                 plan.slot_index[0][s][k].item<int64_t>());
+  }
+  return result;
+}
+
+using Pairs = std::vector<std::vector<std::pair<int64_t, int64_t>>>;
+
+TEST(TokenChoiceRouter, VanillaMatchesVmoeIndices) {
+  const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing_with(2, 2, false));
+  EXPECT_EQ(indices_of(plan), (Pairs{{{0, 0}, {2, 1}}, {{0, 1}, {2, 2}}, {{2, 0}, {0, 2}}}));
+  // Combine weights: the gates, zero where the slot is ≥ capacity.
+  const torch::Tensor expected = torch::tensor({0.4, 0.2, 0.5, 0.0, 0.6, 0.0}).reshape({1, 3, 2});
+  EXPECT_TRUE(torch::allclose(plan.combine_weight, expected.to(torch::kFloat)));
+}
+
+TEST(TokenChoiceRouter, BatchPriorityMatchesVmoeIndices) {
+  const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing_with(2, 2, true));
+  EXPECT_EQ(indices_of(plan), (Pairs{{{0, 1}, {2, 2}}, {{0, 0}, {2, 1}}, {{2, 0}, {0, 2}}}));
+  const torch::Tensor expected = torch::tensor({0.4, 0.0, 0.5, 0.4, 0.6, 0.0}).reshape({1, 3, 2});
+  EXPECT_TRUE(torch::allclose(plan.combine_weight, expected.to(torch::kFloat)));
+}
+
+TEST(TokenChoiceRouter, ChoiceMajorEveryFirstChoiceBeatsAnySecondChoice) {
+  // 4 tokens, E = 2, K = 2: every token's first choice is expert 0, second expert 1... except
+  // token 3 whose first choice is expert 1. With C = 1 the second choices of tokens 0-2 can
+  // never take expert 1's only slot from token 3's first choice, though they come earlier.
+  const torch::Tensor gates =
+      torch::tensor({0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.4, 0.6}, torch::kFloat).reshape({1, 4, 2});
+  const DispatchPlan plan = plan_token_choice(gates, routing_with(2, 1, false));
+  EXPECT_EQ(plan.slot_index[0][3][0].item<int64_t>(), 0);  // token 3, expert 1, first claim
+  EXPECT_EQ(plan.slot_index[0][0][0].item<int64_t>(), 0);  // token 0, expert 0
+  for (int64_t s = 0; s < 3; ++s) EXPECT_GE(plan.slot_index[0][s][1].item<int64_t>(), 1);
+}
+
+TEST(TokenChoiceRouter, NoExpertEverReceivesMoreThanCapacity) {
+  torch::manual_seed(3);
+  const torch::Tensor gates = torch::softmax(torch::randn({5, 40, 6}) * 3, -1);
+  for (int64_t capacity : {1, 3, 7}) {
+    for (bool priority : {false, true}) {
+      const DispatchPlan plan = plan_token_choice(gates, routing_with(2, capacity, priority));
+      const torch::Tensor kept = plan.slot_index < capacity;
+      for (int64_t g = 0; g < 5; ++g)
+        for (int64_t e = 0; e < 6; ++e) {
+          const torch::Tensor on_expert = (plan.expert_index[g] == e) & kept[g];
+          EXPECT_LE(on_expert.sum().item<int64_t>(), capacity);
+          // Kept slots of one expert are distinct: 0..count-1.
+          const torch::Tensor slots = plan.slot_index[g].masked_select(on_expert);
+          const torch::Tensor slots_sorted = std::get<0>(slots.sort());
+          EXPECT_TRUE(torch::equal(slots_sorted, torch::arange(slots.numel(), torch::kLong)));
+        }
+      // Dropped assignments have weight exactly 0.
+      EXPECT_EQ(plan.combine_weight.masked_select(~kept).abs().sum().item<float>(), 0.0f);
+    }
+  }
+}
+
+TEST(TokenChoiceRouter, PriorityDropsTheLowestTopGatesAndTopKDropsByPosition) {
+  // 6 tokens all prefer expert 0 with distinct top gates; E = 2, K = 1, C = 3.
+  const std::vector<float> top_gates = {0.55f, 0.9f, 0.6f, 0.95f, 0.7f, 0.65f};
+  std::vector<float> values;
+  for (float gate : top_gates) values.insert(values.end(), {gate, 1.0f - gate});
+  const torch::Tensor gates = torch::tensor(values).reshape({1, 6, 2});
+  const auto kept_tokens = [&](bool priority) {
+    const DispatchPlan plan = plan_token_choice(gates, routing_with(1, 3, priority));
+    std::vector<int64_t> kept;
+    for (int64_t s = 0; s < 6; ++s)
+      if (plan.slot_index[0][s][0].item<int64_t>() < 3) kept.push_back(s);
+    return kept;
+  };
+  EXPECT_EQ(kept_tokens(/*priority=*/true), (std::vector<int64_t>{1, 3, 4}));   // top 3 gates
+  EXPECT_EQ(kept_tokens(/*priority=*/false), (std::vector<int64_t>{0, 1, 2}));  // first 3
+}
+
+TEST(TokenChoiceRouter, RenormalisedWeightsSumToOneOverKeptChoices) {
+  TokenChoiceRouting routing = routing_with(2, 3, false);
+  routing.renormalize_gates = true;
+  const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing);
+  EXPECT_NEAR(plan.combine_weight[0][0].sum().item<float>(), 1.0f, 1e-6);
+  EXPECT_NEAR(plan.combine_weight[0][0][0].item<float>(), 0.4f / 0.6f, 1e-6);
+}
+
+TEST(TokenChoiceRouter, NoiseOnlyInTrainingAndSeedDeterminesIt) {
+  const torch::Tensor logits = torch::randn({2, 16, 4});
+  TokenChoiceRouting routing = routing_with(1, 16, false);
+  routing.noise_std = 4.0;  // σ = 1 per logit: decisions do change
+  const RouterOutput eval_a = route_token_choice(logits, routing, /*training=*/false);
+  const RouterOutput eval_b = route_token_choice(logits, routing, /*training=*/false);
+  EXPECT_TRUE(torch::equal(eval_a.plan.gate, eval_b.plan.gate));
+  EXPECT_TRUE(
+      torch::allclose(eval_a.plan.gate, std::get<0>(torch::softmax(logits, -1).topk(1, -1))));
+  torch::manual_seed(7);
+  const RouterOutput train_a = route_token_choice(logits, routing, /*training=*/true);
+  torch::manual_seed(7);
+  const RouterOutput train_b = route_token_choice(logits, routing, /*training=*/true);
+  EXPECT_TRUE(torch::equal(train_a.plan.gate, train_b.plan.gate));
+  EXPECT_FALSE(torch::allclose(train_a.plan.gate, eval_a.plan.gate));
+}
+
+TEST(TokenChoiceRouter, StatisticsCountKeptAndDroppedAssignments) {
+  const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing_with(2, 2, false));
+  const RoutingStats stats = routing_stats(plan);
+  EXPECT_EQ(stats.assignments, 6);
+  EXPECT_EQ(stats.dropped, 2);
+  EXPECT_DOUBLE_EQ(stats.dropped_fraction, 2.0 / 6.0);
+  EXPECT_TRUE(torch::equal(stats.expert_load, torch::tensor({2.0, 0.0, 2.0}, torch::kDouble)));
+  EXPECT_TRUE(torch::equal(stats.expert_requested, torch::tensor({3.0, 0.0, 3.0}, torch::kDouble)));
+  EXPECT_EQ(stats.tokens_unprocessed, 0);
+  EXPECT_DOUBLE_EQ(stats.load_share_max(), 0.5);
+  EXPECT_DOUBLE_EQ(stats.load_share_min(), 0.0);
+}
+
+}  // namespace
+}  // namespace moevit

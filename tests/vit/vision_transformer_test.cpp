@@ -1,0 +1,147 @@
+#include "vit/vision_transformer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "moe/routing_stats.h"
+#include "vit/parameter_count.h"
+
+namespace moevit {
+namespace {
+
+ModelConfig tiny_config(RouterKind router, int64_t channels = 1, int64_t image = 8,
+                        int64_t patch = 2) {
+  ModelConfig config;
+  config.image_size = image;
+  config.patch_size = patch;
+  config.channels = channels;
+  config.dim = 16;
+  config.depth = 4;
+  config.heads = 2;
+  config.mlp_dim = 32;
+  config.num_classes = 5;
+  config.moe.router = router;
+  config.moe.num_experts = 4;
+  config.moe.experts_per_token = 2;
+  return config;
+}
+
+TEST(VisionTransformer, LogitShapesForChannelsImageAndPatchSizes) {
+  for (RouterKind router :
+       {RouterKind::kDense, RouterKind::kTopK, RouterKind::kPriority, RouterKind::kSoft})
+    for (int64_t channels : {1, 3})
+      for (auto [image, patch] : {std::pair<int64_t, int64_t>{8, 2}, {12, 4}, {16, 16}})
+        for (int64_t batch : {1, 3, 4}) {
+          VisionTransformer model(tiny_config(router, channels, image, patch));
+          const VitOutput out = model->forward(torch::randn({batch, channels, image, image}));
+          EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{batch, 5}));
+          EXPECT_EQ(out.aux.total.dim(), 0);
+          EXPECT_TRUE(std::isfinite(out.aux.total.item<float>()));
+        }
+}
+
+TEST(VisionTransformer, ClassTokenPoolingAddsOneToken) {
+  ModelConfig config = tiny_config(RouterKind::kSoft);
+  config.pooling = Pooling::kClassToken;
+  VisionTransformer model(config);
+  EXPECT_EQ(model->position_embedding.size(1), 17);
+  const VitFeatures features = model->forward_features(torch::randn({2, 1, 8, 8}), true);
+  EXPECT_EQ(features.tokens.sizes(), (std::vector<int64_t>{2, 17, 16}));
+  EXPECT_EQ(model->forward(torch::randn({2, 1, 8, 8})).logits.sizes(),
+            (std::vector<int64_t>{2, 5}));
+}
+
+TEST(VisionTransformer, WrongImageShapeIsAClearError) {
+  VisionTransformer model(tiny_config(RouterKind::kTopK));
+  try {
+    model->forward(torch::randn({2, 3, 8, 8}));
+    FAIL() << "expected an error";
+  } catch (const c10::Error& error) {
+    EXPECT_NE(std::string(error.what_without_backtrace()).find("expected images [B, 1, 8, 8]"),
+              std::string::npos);
+  }
+}
+
+TEST(VisionTransformer, RoutingIsKeptOnlyWhenAskedForEachMoeBlock) {
+  VisionTransformer model(tiny_config(RouterKind::kTopK));  // every 2 → blocks 1 and 3
+  const torch::Tensor images = torch::randn({2, 1, 8, 8});
+  EXPECT_TRUE(model->forward(images).routing.empty());
+  const VitOutput out = model->forward(images, /*keep_routing=*/true);
+  ASSERT_EQ(out.routing.size(), 2u);
+  EXPECT_EQ(out.routing[0].block, 1);
+  EXPECT_EQ(out.routing[1].block, 3);
+  const DispatchPlan& plan = out.routing[0].routing.plan;
+  EXPECT_EQ(plan.expert_index.sizes(), (std::vector<int64_t>{2, 16, 2}));
+  EXPECT_EQ(routing_stats(plan).assignments, 2 * 16 * 2);
+  // The summed aux loss is the sum of the layers'.
+  EXPECT_NEAR(out.aux.total.item<float>(),
+              (out.routing[0].routing.aux.total + out.routing[1].routing.aux.total).item<float>(),
+              1e-6);
+}
+
+TEST(VisionTransformer, PlacementRules) {
+  ModelConfig config = tiny_config(RouterKind::kTopK);
+  config.depth = 6;
+  EXPECT_EQ(moe_block_ids(config), (std::vector<int64_t>{1, 3, 5}));
+  config.placement.last = 2;
+  EXPECT_EQ(moe_block_ids(config), (std::vector<int64_t>{3, 5}));
+  config.depth = 8;
+  EXPECT_EQ(moe_block_ids(config), (std::vector<int64_t>{5, 7}));  // vmoe S/32 "last 2"
+  config.placement.blocks = {0, 4, 4};
+  EXPECT_EQ(moe_block_ids(config), (std::vector<int64_t>{0, 4}));
+  config.moe.router = RouterKind::kDense;
+  EXPECT_TRUE(moe_block_ids(config).empty());
+  VisionTransformer model(tiny_config(RouterKind::kSoft));
+  EXPECT_EQ(model->moe_layers().size(), 2u);
+}
+
+TEST(VisionTransformer, ParameterCountsSparseAndActive) {
+  ModelConfig config = tiny_config(RouterKind::kTopK);
+  VisionTransformer dense_model(tiny_config(RouterKind::kDense));
+  VisionTransformer moe_model(config);
+  const ParameterCount dense = count_parameters(*dense_model);
+  const ParameterCount moe = count_parameters(*moe_model);
+  const int64_t per_expert = 16 * 32 + 32 + 32 * 16 + 16;  // equals one dense MLP
+  EXPECT_EQ(dense.expert, 0);
+  EXPECT_DOUBLE_EQ(dense.active_per_token, static_cast<double>(dense.total));
+  EXPECT_EQ(moe.expert, 2 * 4 * per_expert);
+  // Two MoE blocks replace two dense MLPs, add two routers [16, 4] and 3 extra experts each.
+  EXPECT_EQ(moe.total, dense.total + 2 * (3 * per_expert + 16 * 4));
+  // Active: K = 2 experts per token in each MoE layer.
+  EXPECT_DOUBLE_EQ(moe.active_per_token,
+                   static_cast<double>(dense.total + 2 * (per_expert + 16 * 4)));
+}
+
+TEST(VisionTransformer, ConfigRefusalsNameTheKey) {
+  const auto message_of = [](const ModelConfig& config) -> std::string {
+    try {
+      check_model_config(config);
+    } catch (const std::invalid_argument& error) {
+      return error.what();
+    }
+    return "";
+  };
+  ModelConfig config = tiny_config(RouterKind::kTopK);
+  config.image_size = 9;
+  EXPECT_EQ(message_of(config),
+            "model.image_size: expected a multiple of model.patch_size (2), got 9");
+  config = tiny_config(RouterKind::kTopK);
+  config.moe.experts_per_token = 5;
+  EXPECT_EQ(message_of(config).rfind("moe.k:", 0), 0u);
+  config = tiny_config(RouterKind::kTopK);
+  config.moe.capacity_factor = 0;
+  EXPECT_EQ(message_of(config).rfind("moe.capacity_factor:", 0), 0u);
+  config = tiny_config(RouterKind::kTopK);
+  config.heads = 3;
+  EXPECT_EQ(message_of(config).rfind("model.heads:", 0), 0u);
+  config = tiny_config(RouterKind::kTopK);
+  config.channels = 2;
+  EXPECT_EQ(message_of(config).rfind("model.channels:", 0), 0u);
+  config = tiny_config(RouterKind::kTopK);
+  config.placement.blocks = {4};
+  EXPECT_EQ(message_of(config).rfind("moe.blocks:", 0), 0u);
+  EXPECT_EQ(message_of(tiny_config(RouterKind::kSoft)), "");
+}
+
+}  // namespace
+}  // namespace moevit
