@@ -11,5 +11,7 @@ using CommandArgs = std::vector<std::string>;
 
 int run_info(const CommandArgs& args);
 int run_prepare(const CommandArgs& args);
+int run_train(const CommandArgs& args);
+int run_eval(const CommandArgs& args);
 
 }  // namespace moevit

@@ -22,11 +22,15 @@ const Command kCommands[] = {
     {"info", "print a model's architecture and parameter counts (--config FILE)", moevit::run_info},
     {"prepare", "convert IDX data (Fashion-MNIST, MNIST) into class folders of PNGs",
      moevit::run_prepare},
+    {"train", "train on a folder of class folders (--config FILE [--resume DIR])",
+     moevit::run_train},
+    {"eval", "evaluate a checkpoint: top-1/5, per class, confusion, expert load", moevit::run_eval},
 };
 
 void print_usage() {
   std::printf("usage: moevit <command> [options]   (moevit <command> --help for its options)\n\n");
-  for (const Command& command : kCommands) std::printf("  %-10s %s\n", command.name, command.description);
+  for (const Command& command : kCommands)
+    std::printf("  %-10s %s\n", command.name, command.description);
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {

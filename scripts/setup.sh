@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ccache
   libtorch-dev libopenblas0-openmp
   libopencv-dev libcxxopts-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev nlohmann-json3-dev libgloo-dev
+  libyaml-cpp-dev nlohmann-json3-dev libgloo-dev zlib1g-dev
   dataset-fashion-mnist
 )
 missing=()

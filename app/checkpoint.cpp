@@ -1,0 +1,130 @@
+#include "app/checkpoint.h"
+
+#include <torch/serialize.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "vit/vision_transformer.h"
+
+namespace moevit {
+
+namespace {
+
+constexpr const char* kFormatKey = "moevit_checkpoint_version";
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string joined;
+  for (const std::string& line : lines) joined += line + "\n";
+  return joined;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+torch::serialize::InputArchive open_checkpoint(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path))
+    throw std::invalid_argument(path + ": no such checkpoint file");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& error) {
+    throw std::runtime_error(path + ": not a readable moevit checkpoint (" +
+                             split_lines(error.what_without_backtrace()).front() + ")");
+  }
+  c10::IValue version;
+  if (!archive.try_read(kFormatKey, version) || !version.isInt())
+    throw std::runtime_error(path + ": not a moevit checkpoint (no " + kFormatKey + ")");
+  if (version.toInt() > kCheckpointVersion)
+    throw std::runtime_error(path + ": checkpoint format " + std::to_string(version.toInt()) +
+                             " is newer than this moevit (" + std::to_string(kCheckpointVersion) +
+                             "); upgrade moevit");
+  return archive;
+}
+
+}  // namespace
+
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string& temporary_path)>& write) {
+  const std::filesystem::path target(path);
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  const std::string temporary = path + ".tmp";
+  try {
+    write(temporary);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
+  // rename(2) replaces the target atomically on POSIX file systems.
+  std::filesystem::rename(temporary, target);
+}
+
+void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
+                     torch::optim::Optimizer* optimizer, const CheckpointState& state) {
+  torch::serialize::OutputArchive archive;
+  archive.write(kFormatKey, c10::IValue(kCheckpointVersion));
+  archive.write("config_yaml", c10::IValue(state.config_yaml));
+  archive.write("class_names", c10::IValue(join_lines(state.class_names)));
+  archive.write("epoch", c10::IValue(state.epoch));
+  archive.write("step", c10::IValue(state.step));
+  archive.write("batches_into_epoch", c10::IValue(state.batches_into_epoch));
+  archive.write("best_top1", c10::IValue(state.best_top1));
+  if (state.rng_state.defined()) archive.write("rng_state", state.rng_state, /*is_buffer=*/true);
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  write_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+}
+
+CheckpointState read_checkpoint_state(const std::string& path) {
+  torch::serialize::InputArchive archive = open_checkpoint(path);
+  CheckpointState state;
+  c10::IValue value;
+  archive.read("config_yaml", value);
+  state.config_yaml = value.toStringRef();
+  archive.read("class_names", value);
+  state.class_names = split_lines(value.toStringRef());
+  archive.read("epoch", value);
+  state.epoch = value.toInt();
+  archive.read("step", value);
+  state.step = value.toInt();
+  archive.read("batches_into_epoch", value);
+  state.batches_into_epoch = value.toInt();
+  archive.read("best_top1", value);
+  state.best_top1 = value.toDouble();
+  torch::Tensor rng_state;
+  if (archive.try_read("rng_state", rng_state, /*is_buffer=*/true)) state.rng_state = rng_state;
+  return state;
+}
+
+void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& model,
+                             torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive = open_checkpoint(path);
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  try {
+    model.load(model_archive);
+  } catch (const c10::Error& error) {
+    throw std::runtime_error(path + ": weights do not fit the model of its config (" +
+                             split_lines(error.what_without_backtrace()).front() + ")");
+  }
+  if (!optimizer) return;
+  torch::serialize::InputArchive optimizer_archive;
+  if (!archive.try_read("optimizer", optimizer_archive))
+    throw std::runtime_error(path + ": has no optimizer state to resume from");
+  optimizer->load(optimizer_archive);
+}
+
+}  // namespace moevit

@@ -1,0 +1,46 @@
+// Checkpoints: one LibTorch archive holding the model, the optimizer, the training position,
+// the RNG state, the full resolved config (YAML) and the class names, so a checkpoint alone
+// rebuilds the model. Always written to a temporary file, then renamed over the old one.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace moevit {
+
+class VisionTransformerImpl;
+
+constexpr int64_t kCheckpointVersion = 1;
+
+struct CheckpointState {
+  std::string config_yaml;               // dump_config of the run
+  std::vector<std::string> class_names;  // class_names[label]
+  int64_t epoch = 0;                     // epochs completed
+  int64_t step = 0;                      // optimisation steps completed
+  int64_t batches_into_epoch = 0;        // mid-epoch checkpoints: batches of `epoch` done
+  double best_top1 = 0;                  // best validation top-1 so far
+  torch::Tensor rng_state;               // CPU generator state (uint8), may be undefined
+};
+
+// Writes through `write(temporary_path)`, then renames onto `path`: a crash or an exception
+// at any moment leaves the previous file intact. The temporary file is removed on failure.
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string& temporary_path)>& write);
+
+// optimizer may be null (weights-only checkpoint).
+void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
+                     torch::optim::Optimizer* optimizer, const CheckpointState& state);
+
+// The state without the weights (enough to rebuild the model from config_yaml).
+CheckpointState read_checkpoint_state(const std::string& path);
+
+// Loads weights (and the optimizer's state when given) into a model built from the same config.
+void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& model,
+                             torch::optim::Optimizer* optimizer);
+
+}  // namespace moevit

@@ -1,0 +1,113 @@
+// moevit eval --checkpoint CKPT [--data DIR] [--set moe.eval_capacity_factor=X] [--json]
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "app/checkpoint.h"
+#include "app/cli_options.h"
+#include "app/commands.h"
+#include "app/data_setup.h"
+#include "app/evaluation.h"
+#include "app/metrics_log.h"
+#include "app/model_loading.h"
+#include "app/runtime.h"
+#include "datasets/image_folder.h"
+#include "datasets/loader.h"
+
+namespace moevit {
+
+namespace {
+
+// DIR/val when DIR has one, else DIR itself as a folder of class folders.
+ImageFolder eval_folder(const std::string& root) {
+  const std::filesystem::path val = std::filesystem::path(root) / "val";
+  return scan_image_folder(std::filesystem::is_directory(val) ? val.string() : root);
+}
+
+void write_confusion_csv(const std::string& path, const torch::Tensor& confusion,
+                         const std::vector<std::string>& class_names) {
+  write_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
+    out << "true\\predicted";
+    for (const std::string& name : class_names) out << ',' << name;
+    out << '\n';
+    for (size_t row = 0; row < class_names.size(); ++row) {
+      out << class_names[row];
+      for (size_t column = 0; column < class_names.size(); ++column)
+        out << ',' << confusion[row][column].item<int64_t>();
+      out << '\n';
+    }
+    if (!out) throw std::runtime_error(temporary + ": write failed");
+  });
+}
+
+}  // namespace
+
+int run_eval(const CommandArgs& args) {
+  cxxopts::Options parser("moevit eval", "Evaluate a checkpoint on a folder of images.");
+  add_run_options(parser);
+  parser.add_options()("checkpoint", "checkpoint file (last.pt / best.pt)",
+                       cxxopts::value<std::string>())(
+      "data", "folder of class folders, or a root with val/ (default: the config's data.root)",
+      cxxopts::value<std::string>())("json", "print one JSON summary instead of text")(
+      "confusion", "confusion matrix CSV path (default: next to the checkpoint)",
+      cxxopts::value<std::string>());
+  const cxxopts::ParseResult options = parse_command_line(parser, args);
+  if (options.count("help")) {
+    std::printf("%s\n", parser.help().c_str());
+    return 0;
+  }
+  if (!options.count("checkpoint"))
+    throw std::invalid_argument("eval: --checkpoint FILE is required (e.g. runs/demo/best.pt)");
+  const std::string checkpoint = options["checkpoint"].as<std::string>();
+  LoadedModel loaded = load_model(checkpoint, run_overrides(options));
+  std::string warning;
+  const Runtime runtime = configure_runtime(loaded.config.run, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+  loaded.model->to(runtime.device);
+
+  const std::string data_root = option_or(options, "data", loaded.config.data.root);
+  const ImageFolder folder = eval_folder(data_root);
+  if (folder.class_names != loaded.class_names)
+    throw std::invalid_argument(data_root + ": its class folders differ from the " +
+                                std::to_string(loaded.class_names.size()) +
+                                " classes the checkpoint was trained on");
+  const WarningSink warn = [](const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  ImageLoader loader(folder, transform_options(loaded.config),
+                     loader_options(loaded.config, TransformMode::kEval), warn);
+  const EvalResult result = evaluate(*loaded.model, loader, runtime);
+
+  const std::string confusion_path =
+      option_or(options, "confusion",
+                (std::filesystem::path(checkpoint).parent_path() / "confusion.csv").string());
+  write_confusion_csv(confusion_path, result.confusion, loaded.class_names);
+  const std::vector<double> per_class = result.per_class_accuracy();
+  if (options.count("json")) {
+    nlohmann::json summary = eval_json(result);
+    summary["checkpoint"] = checkpoint;
+    summary["data"] = data_root;
+    summary["confusion_csv"] = confusion_path;
+    summary["skipped"] = loader.summary().skipped.size();
+    for (size_t label = 0; label < per_class.size(); ++label)
+      summary["per_class_top1"][loaded.class_names[label]] = per_class[label];
+    std::printf("%s\n", summary.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s on %s: %lld images, %s\n", checkpoint.c_str(), data_root.c_str(),
+              (long long)result.images, runtime.description.c_str());
+  std::printf("  top1 %.2f%%  top5 %.2f%%  loss %.4f  %.0f images/s\n", 100 * result.top1,
+              100 * result.top5, result.loss, result.images_per_second());
+  for (size_t label = 0; label < per_class.size(); ++label)
+    std::printf("  %-20s %6.2f%%\n", loaded.class_names[label].c_str(), 100 * per_class[label]);
+  for (const LayerRoutingStats& layer : result.routing)
+    std::printf(
+        "  block %lld: expert load share %.3f-%.3f (cv %.3f), dropped %.2f%% of assignments\n",
+        (long long)layer.block, layer.stats.load_share_min(), layer.stats.load_share_max(),
+        layer.stats.load_coefficient_of_variation(), 100 * layer.stats.dropped_fraction);
+  std::printf("  confusion matrix: %s\n", confusion_path.c_str());
+  return 0;
+}
+
+}  // namespace moevit

@@ -1,0 +1,123 @@
+// moevit train --config F [--set key=value ...] [--resume DIR|CKPT] [--out DIR]
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "app/checkpoint.h"
+#include "app/cli_options.h"
+#include "app/commands.h"
+#include "app/data_setup.h"
+#include "app/training.h"
+#include "datasets/image_folder.h"
+#include "datasets/loader.h"
+
+namespace moevit {
+
+namespace {
+
+std::string format_duration(double seconds) {
+  const int64_t total = static_cast<int64_t>(seconds + 0.5);
+  char text[32];
+  if (total >= 3600)
+    std::snprintf(text, sizeof text, "%lldh%02lldm", (long long)(total / 3600),
+                  (long long)(total % 3600 / 60));
+  else
+    std::snprintf(text, sizeof text, "%lldm%02llds", (long long)(total / 60),
+                  (long long)(total % 60));
+  return text;
+}
+
+void print_progress(const TrainProgress& progress) {
+  // On a terminal the line redraws in place; in a log each report is its own line.
+  static const bool terminal = isatty(fileno(stderr));
+  std::fprintf(stderr,
+               "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  lr %.2e  %.0f img/s  ETA %s%s",
+               terminal ? "\r" : "", (long long)progress.epoch, (long long)progress.total_epochs,
+               (long long)progress.step, (long long)progress.total_steps, progress.loss,
+               progress.lr, progress.images_per_second,
+               format_duration(progress.eta_seconds).c_str(), terminal ? "   " : "\n");
+  std::fflush(stderr);
+}
+
+Config config_for_run(const cxxopts::ParseResult& options, const std::string& resume_path) {
+  const std::vector<std::string> overrides = run_overrides(options);
+  if (options.count("config")) return load_config(options["config"].as<std::string>(), overrides);
+  if (resume_path.empty())
+    throw std::invalid_argument("train: --config FILE is required (e.g. configs/fmnist-soft.yaml)");
+  // Resuming without --config continues with the checkpoint's own resolved config.
+  return parse_config(read_checkpoint_state(resume_path).config_yaml, resume_path, overrides);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  write_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
+    out << text;
+    if (!out) throw std::runtime_error(temporary + ": write failed");
+  });
+}
+
+}  // namespace
+
+int run_train(const CommandArgs& args) {
+  cxxopts::Options parser("moevit train", "Train a ViT-MoE classifier on a folder of images.");
+  add_run_options(parser);
+  parser.add_options()("resume", "continue from a checkpoint or an output folder's last.pt",
+                       cxxopts::value<std::string>())("out", "output folder (run.output_dir)",
+                                                      cxxopts::value<std::string>());
+  const cxxopts::ParseResult options = parse_command_line(parser, args);
+  if (options.count("help")) {
+    std::printf("%s\n", parser.help().c_str());
+    return 0;
+  }
+  const std::string resume_path =
+      options.count("resume") ? resolve_resume_path(options["resume"].as<std::string>()) : "";
+  Config config = config_for_run(options, resume_path);
+  if (options.count("out")) config.run.output_dir = options["out"].as<std::string>();
+  require_data_root(config);
+
+  std::string warning;
+  const Runtime runtime = configure_runtime(config.run, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+  const TrainValFolders folders = resolve_train_val(config.data.root, config.data.val_split,
+                                                    static_cast<uint64_t>(config.run.seed));
+  config.model.num_classes = static_cast<int64_t>(folders.train.class_names.size());
+
+  const WarningSink warn = [](const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  ImageLoader train_loader(folders.train, transform_options(config),
+                           loader_options(config, TransformMode::kTrain), warn);
+  ImageLoader val_loader(folders.val, transform_options(config),
+                         loader_options(config, TransformMode::kEval), warn);
+  Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
+                                 train_loader.batches_per_epoch(), resume_path);
+  std::filesystem::create_directories(trainer.output_dir);
+  write_text_file(trainer.output_dir + "/config.yaml", dump_config(trainer.config));
+
+  std::printf("train %s: %zu train / %zu val images, %zu classes, %s%s\n", config.source.c_str(),
+              folders.train.samples.size(), folders.val.samples.size(),
+              folders.train.class_names.size(), runtime.description.c_str(),
+              resume_path.empty() ? "" : (", resumed from " + resume_path).c_str());
+  std::fflush(stdout);
+  TrainHooks hooks;
+  hooks.on_progress = print_progress;
+  hooks.on_epoch = [](const EpochSummary& summary) {
+    if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
+    std::printf("%s\n", summary.line.c_str());
+    std::fflush(stdout);
+  };
+  train(trainer, train_loader, val_loader, hooks);
+
+  const LoaderSummary skipped = train_loader.summary();
+  if (!skipped.skipped.empty())
+    std::printf("skipped %zu unreadable training images (listed above)\n", skipped.skipped.size());
+  std::printf("done: best val top1 %.2f%%; checkpoints in %s (last.pt, best.pt)\n",
+              100 * std::max(0.0, trainer.best_top1), trainer.output_dir.c_str());
+  return 0;
+}
+
+}  // namespace moevit

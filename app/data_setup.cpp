@@ -1,0 +1,38 @@
+#include "app/data_setup.h"
+
+namespace moevit {
+
+TransformOptions transform_options(const Config& config) {
+  const DataConfig& data = config.data;
+  TransformOptions transform;
+  transform.image_size = config.model.image_size;
+  transform.channels = config.model.channels;
+  // One value stands for every channel.
+  transform.mean =
+      data.mean.size() == 1 ? std::vector<double>(config.model.channels, data.mean[0]) : data.mean;
+  transform.std =
+      data.std.size() == 1 ? std::vector<double>(config.model.channels, data.std[0]) : data.std;
+  transform.random_resized_crop = data.random_resized_crop;
+  transform.scale_min = data.scale_min;
+  transform.scale_max = data.scale_max;
+  transform.ratio_min = data.ratio_min;
+  transform.ratio_max = data.ratio_max;
+  transform.pad = data.crop_padding;
+  transform.hflip_probability = data.hflip;
+  transform.crop_fraction = data.crop_fraction;
+  return transform;
+}
+
+LoaderOptions loader_options(const Config& config, TransformMode mode) {
+  LoaderOptions options;
+  options.batch_size = config.optim.batch_size;
+  options.num_workers = config.data.workers;
+  options.shuffle = mode == TransformMode::kTrain;
+  options.drop_last = mode == TransformMode::kTrain && config.data.drop_last;
+  options.mode = mode;
+  options.seed = static_cast<uint64_t>(config.run.seed);
+  options.max_image_pixels = config.data.max_pixels;
+  return options;
+}
+
+}  // namespace moevit

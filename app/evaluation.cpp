@@ -1,0 +1,62 @@
+#include "app/evaluation.h"
+
+#include <chrono>
+
+#include "app/runtime.h"
+#include "datasets/loader.h"
+#include "vit/vision_transformer.h"
+
+namespace moevit {
+
+std::vector<double> EvalResult::per_class_accuracy() const {
+  std::vector<double> accuracy;
+  for (int64_t label = 0; label < confusion.size(0); ++label) {
+    const int64_t total = confusion[label].sum().item<int64_t>();
+    accuracy.push_back(total ? static_cast<double>(confusion[label][label].item<int64_t>()) / total
+                             : 0.0);
+  }
+  return accuracy;
+}
+
+EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t classes = model.config().num_classes;
+  const int64_t top_k = std::min<int64_t>(5, classes);
+  torch::NoGradGuard no_grad;
+  model.eval();
+  EvalResult result;
+  result.confusion = torch::zeros({classes, classes}, torch::kLong);
+  double loss_sum = 0, top1_hits = 0, top5_hits = 0;
+  loader.start_epoch(0);
+  while (std::optional<Batch> batch = loader.next_batch()) {
+    VitOutput output;
+    {
+      AutocastScope autocast(runtime);
+      output = model.forward(batch->images.to(runtime.device), /*keep_routing=*/true);
+    }
+    const torch::Tensor logits = output.logits.to(torch::kFloat).cpu();
+    const torch::Tensor labels = batch->labels;
+    loss_sum += torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum).item<double>();
+    const torch::Tensor top = std::get<1>(logits.topk(top_k, 1));  // [B, k]
+    const torch::Tensor hits = top.eq(labels.unsqueeze(1));
+    top1_hits += hits.select(1, 0).sum().item<double>();
+    top5_hits += hits.any(1).sum().item<double>();
+    result.confusion.view(-1).index_add_(0, labels * classes + top.select(1, 0),
+                                         torch::ones({labels.size(0)}, torch::kLong));
+    result.images += labels.size(0);
+    for (size_t layer = 0; layer < output.routing.size(); ++layer) {
+      if (result.routing.size() <= layer)
+        result.routing.push_back({output.routing[layer].block, {}});
+      result.routing[layer].stats += routing_stats(output.routing[layer].routing.plan);
+    }
+  }
+  if (result.images > 0) {
+    result.loss = loss_sum / result.images;
+    result.top1 = top1_hits / result.images;
+    result.top5 = top5_hits / result.images;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace moevit

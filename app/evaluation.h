@@ -1,0 +1,37 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "moe/routing_stats.h"
+
+namespace moevit {
+
+class VisionTransformerImpl;
+class ImageLoader;
+struct Runtime;
+
+struct LayerRoutingStats {
+  int64_t block = 0;
+  RoutingStats stats;
+};
+
+struct EvalResult {
+  int64_t images = 0;
+  double loss = 0;  // mean cross-entropy (no label smoothing)
+  double top1 = 0;  // fractions in [0, 1]
+  double top5 = 0;
+  torch::Tensor confusion;  // [classes, classes] int64, rows = true class, columns = predicted
+  std::vector<LayerRoutingStats> routing;  // one per MoE layer, summed over the data
+  double seconds = 0;
+
+  double images_per_second() const { return seconds > 0 ? images / seconds : 0; }
+  std::vector<double> per_class_accuracy() const;
+};
+
+// One pass over the loader's current epoch in eval mode, without gradients.
+EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime);
+
+}  // namespace moevit

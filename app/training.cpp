@@ -1,0 +1,209 @@
+#include "app/training.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "app/checkpoint.h"
+#include "app/evaluation.h"
+#include "app/metrics_log.h"
+#include "app/optimizer_setup.h"
+#include "datasets/loader.h"
+
+namespace moevit {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void save_run_checkpoint(Trainer& trainer, const std::string& name) {
+  CheckpointState state;
+  state.config_yaml = dump_config(trainer.config);
+  state.class_names = trainer.class_names;
+  state.epoch = trainer.epoch;
+  state.step = trainer.step;
+  state.batches_into_epoch = trainer.batches_into_epoch;
+  state.best_top1 = trainer.best_top1;
+  state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state);
+}
+
+std::string summary_line(int64_t epoch, int64_t total_epochs, double train_loss,
+                         const EvalResult& val, double seconds) {
+  char line[512];
+  int length = std::snprintf(line, sizeof line,
+                             "epoch %lld/%lld  train loss %.4f  val loss %.4f  top1 %.2f%%  "
+                             "top5 %.2f%%  %.0fs",
+                             (long long)epoch, (long long)total_epochs, train_loss, val.loss,
+                             100 * val.top1, 100 * val.top5, seconds);
+  for (const LayerRoutingStats& layer : val.routing)
+    length += std::snprintf(line + length, sizeof line - length,
+                            "  | block %lld load %.2f-%.2f drop %.1f%%", (long long)layer.block,
+                            layer.stats.load_share_min(), layer.stats.load_share_max(),
+                            100 * layer.stats.dropped_fraction);
+  return line;
+}
+
+}  // namespace
+
+std::string resolve_resume_path(const std::string& resume) {
+  return std::filesystem::is_directory(resume) ? resume + "/last.pt" : resume;
+}
+
+Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::string> class_names,
+                     int64_t train_batches_per_epoch, const std::string& resume_path) {
+  Trainer trainer;
+  trainer.config = std::move(config);
+  trainer.runtime = runtime;
+  trainer.class_names = std::move(class_names);
+  trainer.output_dir = trainer.config.run.output_dir;
+  trainer.model = VisionTransformer(trainer.config.model);
+  trainer.model->to(runtime.device);
+  trainer.optimizer = make_adamw(*trainer.model, trainer.config.optim);
+
+  const OptimConfig& optim = trainer.config.optim;
+  trainer.steps_per_epoch = std::max<int64_t>(1, train_batches_per_epoch);
+  trainer.total_epochs = optim.steps > 0
+                             ? (optim.steps + trainer.steps_per_epoch - 1) / trainer.steps_per_epoch
+                             : optim.epochs;
+  trainer.schedule.peak_lr = optim.lr;
+  trainer.schedule.min_lr = optim.min_lr;
+  trainer.schedule.total_steps =
+      optim.steps > 0 ? optim.steps : trainer.total_epochs * trainer.steps_per_epoch;
+  trainer.schedule.warmup_steps =
+      optim.warmup_steps > 0
+          ? optim.warmup_steps
+          : static_cast<int64_t>(std::llround(optim.warmup_epochs * trainer.steps_per_epoch));
+
+  if (!resume_path.empty()) {
+    const CheckpointState state = read_checkpoint_state(resume_path);
+    if (state.class_names != trainer.class_names)
+      throw std::invalid_argument(resume_path +
+                                  ": its class names differ from the data's; resume with the "
+                                  "data it was trained on");
+    load_checkpoint_weights(resume_path, *trainer.model, trainer.optimizer.get());
+    trainer.epoch = state.epoch;
+    trainer.step = state.step;
+    trainer.batches_into_epoch = state.batches_into_epoch;
+    trainer.best_top1 = state.best_top1;
+    if (state.rng_state.defined()) {
+      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(state.rng_state);
+    }
+  }
+  return trainer;
+}
+
+void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
+           const TrainHooks& hooks) {
+  std::filesystem::create_directories(trainer.output_dir);
+  const Config& config = trainer.config;
+  const OptimConfig& optim = config.optim;
+  const int64_t total_steps = trainer.schedule.total_steps;
+  std::vector<torch::Tensor> parameters = trainer.model->parameters();
+  auto cross_entropy_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(optim.label_smoothing);
+
+  for (; trainer.epoch < trainer.total_epochs && trainer.step < total_steps; ++trainer.epoch) {
+    const auto epoch_start = Clock::now();
+    train_loader.start_epoch(trainer.epoch);
+    // A mid-epoch checkpoint resumes where it stopped: the epoch's order is seeded, so the
+    // same batches come again and are skipped.
+    for (int64_t skipped = 0; skipped < trainer.batches_into_epoch; ++skipped)
+      train_loader.next_batch();
+    double loss_sum = 0, aux_sum = 0;
+    int64_t images = 0, batches = 0;
+    trainer.model->train();
+    while (trainer.step < total_steps) {
+      std::optional<Batch> batch = train_loader.next_batch();
+      if (!batch) break;
+      const double lr = trainer.schedule.at(trainer.step);
+      set_learning_rate(*trainer.optimizer, lr);
+      const torch::Tensor labels = batch->labels.to(trainer.runtime.device);
+      torch::Tensor loss, aux;
+      {
+        AutocastScope autocast(trainer.runtime);
+        const VitOutput output = trainer.model->forward(batch->images.to(trainer.runtime.device));
+        aux = output.aux.total;
+        loss = torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
+                                                    cross_entropy_options) +
+               optim.aux_loss_weight * aux;
+      }
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value))
+        throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
+                                 std::to_string(loss_value) +
+                                 "; stopped (lower optim.lr or raise optim.grad_clip); the last "
+                                 "good checkpoint is " +
+                                 trainer.output_dir + "/last.pt");
+      trainer.optimizer->zero_grad();
+      loss.backward();
+      if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, optim.grad_clip);
+      trainer.optimizer->step();
+      ++trainer.step;
+      ++trainer.batches_into_epoch;
+      ++batches;
+      images += labels.size(0);
+      loss_sum += loss_value;
+      aux_sum += aux.item<double>();
+
+      if (hooks.on_progress && (trainer.step % config.run.log_every == 0)) {
+        TrainProgress progress{trainer.epoch + 1,
+                               trainer.total_epochs,
+                               trainer.step,
+                               total_steps,
+                               loss_sum / batches,
+                               lr,
+                               images / seconds_since(epoch_start),
+                               0};
+        progress.eta_seconds = (total_steps - trainer.step) *
+                               (seconds_since(epoch_start) / static_cast<double>(batches));
+        hooks.on_progress(progress);
+      }
+      if (config.run.checkpoint_every_steps > 0 &&
+          trainer.step % config.run.checkpoint_every_steps == 0)
+        save_run_checkpoint(trainer, "last.pt");
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime);
+    trainer.batches_into_epoch = 0;
+    const int64_t finished_epoch = trainer.epoch + 1;
+
+    nlohmann::json record = {{"epoch", finished_epoch},
+                             {"step", trainer.step},
+                             {"train_loss", batches ? loss_sum / batches : 0.0},
+                             {"train_aux_loss", batches ? aux_sum / batches : 0.0},
+                             {"lr", trainer.schedule.at(std::max<int64_t>(0, trainer.step - 1))},
+                             {"train_images", images},
+                             {"train_images_per_s", images / std::max(train_seconds, 1e-9)},
+                             {"epoch_seconds", seconds_since(epoch_start)},
+                             {"val", eval_json(val)}};
+    append_json_line(trainer.output_dir + "/metrics.jsonl", record);
+
+    // Checkpoints describe the state after this epoch: resume starts the next one.
+    trainer.epoch = finished_epoch;
+    const bool improved = val.top1 > trainer.best_top1;
+    if (improved) trainer.best_top1 = val.top1;
+    save_run_checkpoint(trainer, "last.pt");
+    if (improved) save_run_checkpoint(trainer, "best.pt");
+    trainer.epoch = finished_epoch - 1;  // the loop's ++ moves on
+
+    if (hooks.on_epoch)
+      hooks.on_epoch(
+          {finished_epoch, record,
+           summary_line(finished_epoch, trainer.total_epochs, batches ? loss_sum / batches : 0.0,
+                        val, seconds_since(epoch_start))});
+  }
+}
+
+}  // namespace moevit
