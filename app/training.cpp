@@ -66,6 +66,9 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
   trainer.runtime = runtime;
   trainer.class_names = std::move(class_names);
   trainer.output_dir = trainer.config.run.output_dir;
+  // Seeded before the model exists, so initial weights (and the routing noise after them)
+  // depend on run.seed alone.
+  torch::manual_seed(static_cast<uint64_t>(trainer.config.run.seed));
   trainer.model = VisionTransformer(trainer.config.model);
   trainer.model->to(runtime.device);
   trainer.optimizer = make_adamw(*trainer.model, trainer.config.optim);
