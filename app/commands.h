@@ -13,5 +13,6 @@ int run_info(const CommandArgs& args);
 int run_prepare(const CommandArgs& args);
 int run_train(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
+int run_plot(const CommandArgs& args);
 
 }  // namespace moevit

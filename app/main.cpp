@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"train", "train on a folder of class folders (--config FILE [--resume DIR])",
      moevit::run_train},
     {"eval", "evaluate a checkpoint: top-1/5, per class, confusion, expert load", moevit::run_eval},
+    {"plot", "draw OUT/curves.png from OUT/metrics.jsonl", moevit::run_plot},
 };
 
 void print_usage() {
