@@ -1,0 +1,383 @@
+#include "app/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "app/config_fields.h"
+
+namespace moevit {
+namespace {
+
+using ::testing::HasSubstr;
+using Overrides = std::vector<std::string>;
+
+// The message `action` throws std::invalid_argument with (an EXPECT failure if it returns).
+std::string thrown_message(const std::function<void()>& action) {
+  std::string message = "(accepted)";
+  EXPECT_THROW(
+      {
+        try {
+          action();
+        } catch (const std::invalid_argument& error) {
+          message = error.what();
+          throw;
+        }
+      },
+      std::invalid_argument);
+  return message;
+}
+
+// The message parse_config refuses `yaml_text` with.
+std::string refusal(const std::string& yaml_text, const Overrides& overrides = {}) {
+  return thrown_message([&] { parse_config(yaml_text, "test.yaml", overrides); });
+}
+
+// The message parse_config refuses the overrides alone with.
+std::string set_refusal(const Overrides& overrides) {
+  return refusal("", overrides);
+}
+
+// A config in which every key but optim.warmup_epochs, moe.every and moe.last differs from
+// its default (warmup_steps and blocks are set instead; at most one of each may be).
+const char* kEveryKeyChanged = R"(
+model: {image_size: 32, patch_size: 8, channels: 3, dim: 96, depth: 4, heads: 4, mlp_dim: 200,
+        num_classes: 7, pooling: token, dropout: 0.1}
+moe:
+  router: priority
+  num_experts: 4
+  k: 2
+  renormalize: true
+  noise_std: 0.5
+  capacity_factor: 1.5
+  eval_capacity_factor: 2
+  capacity_multiple: 4
+  priority_at: eval
+  group_size: 2
+  slots_per_expert: 3
+  blocks: [0, 2]
+  loss: {importance: 0.01, load: 0.02, switch: 0.03, z: 0.001}
+data:
+  root: "some dir/with 'quotes' and: colons"
+  val_split: 0.2
+  workers: 3
+  mean: [0.1, 0.2, 0.3]
+  std: [0.4, 0.5, 0.6]
+  random_resized_crop: true
+  scale_min: 0.2
+  scale_max: 0.9
+  ratio_min: 0.5
+  ratio_max: 2
+  crop_padding: 4
+  hflip: 0.25
+  crop_fraction: 0.875
+  max_pixels: 1000000
+  drop_last: true
+optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight_decay: 0.1,
+        warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, grad_clip: 0.5,
+        label_smoothing: 0.2, aux_loss_weight: 0.5}
+run: {seed: 42, device: cpu, threads: 2, output_dir: runs/x, precision: bf16, log_every: 5,
+      checkpoint_every_steps: 50}
+)";
+
+// Field-by-field equality through the key table, which covers every field.
+void expect_same_values(const Config& expected, const Config& actual) {
+  for (const ConfigField& row : config_fields())
+    EXPECT_EQ(row.get(expected), row.get(actual)) << row.key;
+}
+
+std::vector<std::string> shipped_configs() {
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(MOEVIT_SOURCE_DIR "/configs"))
+    if (entry.path().extension() == ".yaml") paths.push_back(entry.path().string());
+  return paths;
+}
+
+std::string shipped(const std::string& name) {
+  return std::string(MOEVIT_SOURCE_DIR) + "/configs/" + name;
+}
+
+TEST(Config, EmptyTextGivesTheDefaults) {
+  const Config config = parse_config("", "empty.yaml", {});
+  EXPECT_EQ(config.source, "empty.yaml");
+  EXPECT_EQ(config.model.image_size, 28);
+  EXPECT_EQ(config.model.moe.router, RouterKind::kTopK);
+  EXPECT_EQ(config.data.root, "");
+  EXPECT_EQ(config.data.mean, std::vector<double>{0.5});
+  EXPECT_EQ(config.data.max_pixels, 64'000'000);
+  EXPECT_DOUBLE_EQ(config.optim.lr, 1e-3);
+  EXPECT_EQ(config.optim.batch_size, 128);
+  EXPECT_EQ(config.run.device, Device::kAuto);
+  EXPECT_EQ(config.run.precision, Precision::kFp32);
+  EXPECT_EQ(config.run.output_dir, "runs/default");
+  expect_same_values(Config{}, config);
+  EXPECT_EQ(parse_config("model:\nmoe:\n", "x", {}).model.dim, 192);  // empty sections
+}
+
+TEST(Config, ReadsEveryTypeFromNestedMaps) {
+  const Config config = parse_config(kEveryKeyChanged, "all.yaml", {});
+  EXPECT_EQ(config.model.pooling, Pooling::kClassToken);
+  EXPECT_DOUBLE_EQ(config.model.dropout, 0.1);
+  EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
+  EXPECT_EQ(config.model.moe.experts_per_token, 2);
+  EXPECT_TRUE(config.model.moe.renormalize_gates);
+  EXPECT_EQ(config.model.moe.priority_at, PriorityAt::kEval);
+  EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.switch_balance, 0.03);
+  EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.z_loss, 0.001);
+  EXPECT_EQ(config.model.placement.blocks, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(config.data.root, "some dir/with 'quotes' and: colons");
+  EXPECT_EQ(config.data.std, (std::vector<double>{0.4, 0.5, 0.6}));
+  EXPECT_DOUBLE_EQ(config.data.ratio_max, 2.0);
+  EXPECT_TRUE(config.data.drop_last);
+  EXPECT_DOUBLE_EQ(config.optim.lr, 3e-4);
+  EXPECT_EQ(config.optim.steps, 500);
+  EXPECT_EQ(config.run.device, Device::kCpu);
+  EXPECT_EQ(config.run.precision, Precision::kBf16);
+  EXPECT_EQ(config.run.checkpoint_every_steps, 50);
+  // The fixture really changes every key but the three documented ones.
+  const Config defaults;
+  for (const ConfigField& row : config_fields()) {
+    if (row.key == "optim.warmup_epochs" || row.key == "moe.every" || row.key == "moe.last")
+      continue;
+    EXPECT_NE(row.get(defaults), row.get(config)) << row.key;
+  }
+}
+
+TEST(Config, OverridesApplyAfterTheFileForEveryType) {
+  const Config config =
+      parse_config("model: {dim: 192, channels: 3}\noptim: {lr: 0.1}\n", "x",
+                   {"model.dim=96", "optim.lr=3e-4", "moe.renormalize=true",
+                    "run.output_dir=runs/x=1", "run.device=cpu", "moe.router=none",
+                    "moe.blocks=[1,3]", "data.mean=[0.1, 0.2, 0.3]", "data.root="});
+  EXPECT_EQ(config.model.dim, 96);
+  EXPECT_DOUBLE_EQ(config.optim.lr, 3e-4);
+  EXPECT_TRUE(config.model.moe.renormalize_gates);
+  EXPECT_EQ(config.run.output_dir, "runs/x=1");  // split at the first '='
+  EXPECT_EQ(config.run.device, Device::kCpu);
+  EXPECT_EQ(config.model.moe.router, RouterKind::kDense);  // "none" means dense
+  EXPECT_EQ(config.model.placement.blocks, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(config.data.mean, (std::vector<double>{0.1, 0.2, 0.3}));
+  EXPECT_EQ(config.data.root, "");
+  EXPECT_EQ(parse_config("", "x", {"optim.lr=1", "optim.lr=2"}).optim.lr, 2);  // last wins
+}
+
+TEST(Config, EveryKeyRoundTripsThroughSet) {
+  const Config changed = parse_config(kEveryKeyChanged, "all.yaml", {});
+  for (const ConfigField& row : config_fields()) {
+    const Overrides overrides{row.key + "=" + row.get(changed)};
+    const Config config = parse_config(kEveryKeyChanged, "all.yaml", overrides);
+    EXPECT_EQ(row.get(config), row.get(changed)) << overrides[0];
+  }
+}
+
+TEST(Config, PlacementOverrideReplacesTheFilesRule) {
+  const Config blocks = parse_config("moe: {every: 3}\n", "x", {"moe.blocks=[0]"});
+  EXPECT_EQ(blocks.model.placement.blocks, std::vector<int64_t>{0});
+  EXPECT_EQ(blocks.model.placement.every, MoePlacement{}.every);
+  const Config every = parse_config("moe: {last: 2}\n", "x", {"moe.every=3"});
+  EXPECT_EQ(every.model.placement.last, 0);
+  EXPECT_EQ(moe_block_ids(every.model), (std::vector<int64_t>{2, 5}));
+}
+
+TEST(Config, DumpParsesBackToAnEqualConfig) {
+  for (const char* text : {"", kEveryKeyChanged}) {
+    const Config config = parse_config(text, "round.yaml", {});
+    const std::string dumped = dump_config(config);
+    const Config again = parse_config(dumped, "dumped.yaml", {});
+    expect_same_values(config, again);
+    EXPECT_EQ(dump_config(again),
+              "# moevit config resolved from dumped.yaml" + dumped.substr(dumped.find(':')));
+  }
+}
+
+TEST(Config, DumpWritesEveryKeyAndTheUnusedPlacementRulesAsComments) {
+  const std::string dumped = dump_config(load_config(shipped("vit-s16-soft.yaml"), {}));
+  EXPECT_THAT(dumped, HasSubstr("\nmodel:\n  image_size: 224\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  loss:\n    importance: 0.005\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  blocks: [6, 7, 8, 9, 10, 11]\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  # every: 2  (unused: moe.blocks is used)\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  # last: 0  (unused: moe.blocks is used)\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  root: \"data/imagenet\"\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  lr: 0.001\n"));
+  EXPECT_THAT(dumped, HasSubstr("\n  device: auto\n"));
+  for (const ConfigField& row : config_fields())
+    EXPECT_THAT(dumped, HasSubstr(row.key.substr(row.key.rfind('.') + 1) + ": ")) << row.key;
+}
+
+TEST(Config, EveryShippedConfigLoadsChecksAndRoundTrips) {
+  const std::vector<std::string> paths = shipped_configs();
+  EXPECT_GE(paths.size(), 7u);
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    Config config;
+    ASSERT_NO_THROW(config = load_config(path, {}));
+    EXPECT_EQ(config.source, path);
+    EXPECT_NO_THROW(check_config(config));
+    expect_same_values(config, parse_config(dump_config(config), "dumped", {}));
+  }
+}
+
+TEST(Config, ShippedConfigsResolveTheirMoeBlocks) {
+  const auto blocks_of = [](const std::string& name) {
+    return moe_block_ids(load_config(shipped(name), {}).model);
+  };
+  EXPECT_EQ(blocks_of("fmnist-dense.yaml"), std::vector<int64_t>{});
+  EXPECT_EQ(blocks_of("fmnist-topk.yaml"), (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(blocks_of("fmnist-priority.yaml"), (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(blocks_of("fmnist-soft.yaml"), (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(blocks_of("vit-s16-topk.yaml"), (std::vector<int64_t>{9, 11}));
+  EXPECT_EQ(blocks_of("vit-s16-soft.yaml"), (std::vector<int64_t>{6, 7, 8, 9, 10, 11}));
+  const Config soft = load_config(shipped("fmnist-soft.yaml"), {});
+  EXPECT_EQ(soft.model.moe.num_experts * soft.model.moe.slots_per_expert, 48);  // ≈ 49 tokens
+  EXPECT_EQ(soft.model.num_tokens(), 49);
+}
+
+TEST(ConfigRefusal, UnknownKeysWithSuggestions) {
+  EXPECT_EQ(refusal("moe:\n  num_expert: 4\n"),
+            "test.yaml:2: moe.num_expert: unknown key, did you mean 'moe.num_experts'?");
+  EXPECT_THAT(refusal("model:\n  num_experts: 4\n"), HasSubstr("did you mean 'moe.num_experts'?"));
+  EXPECT_EQ(refusal("modle:\n  dim: 4\n"),
+            "test.yaml:1: modle: unknown key, did you mean 'model'?");
+  EXPECT_EQ(refusal("zzz: 1\n"), "test.yaml:1: zzz: unknown key");
+  EXPECT_EQ(set_refusal({"optim.learning_rate=1"}),
+            "test.yaml (--set): optim.learning_rate: unknown key");
+  EXPECT_THAT(set_refusal({"optim.lrr=1"}), HasSubstr("did you mean 'optim.lr'?"));
+  EXPECT_EQ(set_refusal({"moe.loss={z: 1}"}),
+            "test.yaml (--set): moe.loss: expected one key of the section (e.g. "
+            "moe.loss.<name>=value)");
+}
+
+TEST(ConfigRefusal, WrongTypesNameKeyExpectedAndGot) {
+  EXPECT_EQ(refusal("model:\n  dim: abc\n"),
+            "test.yaml:2: model.dim: expected an integer, got abc");
+  const std::pair<const char*, const char*> cases[] = {
+      // {yaml text, part of the message}
+      {"model: {dim: 1.5}", "model.dim: expected an integer, got 1.5"},
+      {"model: {dim: [1]}", "model.dim: expected an integer, got a list [1]"},
+      {"model: {dim: {a: 1}}", "model.dim: expected an integer, got a map {a: 1}"},
+      {"model: {dim: \"192\"}", "model.dim: expected an integer, got the string '192'"},
+      {"model: {dim: }", "model.dim: expected an integer, got nothing"},
+      {"optim: {lr: fast}", "optim.lr: expected a number, got fast"},
+      {"optim: {lr: .inf}", "optim.lr: expected a finite number, got .inf"},
+      {"moe: {renormalize: 3}", "moe.renormalize: expected true or false, got 3"},
+      {"data: {root: [a]}", "data.root: expected a string, got a list [a]"},
+      {"data: {mean: 0.5}", "data.mean: expected a non-empty list of numbers, got 0.5"},
+      {"data: {mean: [0.5, x]}", "data.mean: expected a non-empty list of numbers, got a list"},
+      {"moe: {blocks: []}", "moe.blocks: expected a non-empty list of block ids (integers)"},
+  };
+  for (const auto& [yaml_text, message] : cases)
+    EXPECT_THAT(refusal(yaml_text), HasSubstr(message)) << yaml_text;
+  EXPECT_EQ(refusal("model: 5\n"), "test.yaml:1: model: expected a map of model.* keys, got 5");
+  EXPECT_THAT(refusal("[1, 2]\n"), HasSubstr("test.yaml: expected a map of sections"));
+  EXPECT_EQ(set_refusal({"optim.batch_size=1.5"}),
+            "test.yaml (--set): optim.batch_size: expected an integer, got 1.5");
+}
+
+TEST(ConfigRefusal, BadEnumsListTheAllowedValues) {
+  EXPECT_EQ(refusal("moe:\n  router: top2\n"),
+            "test.yaml:2: moe.router: expected one of none|dense|topk|priority|soft, got top2");
+  EXPECT_THAT(set_refusal({"model.pooling=cls"}), HasSubstr("expected one of gap|token, got cls"));
+  EXPECT_THAT(set_refusal({"moe.priority_at=never"}),
+              HasSubstr("one of train|eval|both, got never"));
+  EXPECT_THAT(set_refusal({"run.device=gpu"}),
+              HasSubstr("run.device: expected one of auto|cpu|cuda"));
+  EXPECT_THAT(set_refusal({"run.precision=fp16"}),
+              HasSubstr("expected one of fp32|bf16, got fp16"));
+}
+
+TEST(ConfigRefusal, MalformedSetAndYamlSyntax) {
+  EXPECT_EQ(set_refusal({"optim.lr"}),
+            "test.yaml (--set): expected key=value (e.g. optim.lr=3e-4), got 'optim.lr'");
+  EXPECT_THAT(set_refusal({"=3"}), HasSubstr("expected key=value"));
+  EXPECT_THAT(set_refusal({"moe.blocks=[1,"}),
+              HasSubstr("test.yaml (--set): moe.blocks: expected"));
+  EXPECT_THAT(refusal("model:\n  dim: 4\n  heads: [3\n"),
+              HasSubstr("test.yaml:4:1: YAML syntax error"));
+}
+
+TEST(ConfigRefusal, MissingOrUnreadableFile) {
+  EXPECT_EQ(thrown_message([] { load_config("/no/such/moevit.yaml", {}); }),
+            "/no/such/moevit.yaml: cannot read the config: No such file or directory");
+  EXPECT_THAT(thrown_message([] { load_config(MOEVIT_SOURCE_DIR "/configs", {}); }),
+              HasSubstr("/configs: cannot read the config: it is a folder"));
+}
+
+TEST(ConfigRefusal, KeysSetTwiceOrCompetingPlacementRules) {
+  EXPECT_EQ(refusal("optim:\n  lr: 1\n  lr: 2\n"),
+            "test.yaml:3: optim.lr: set twice (also at test.yaml:2)");
+  EXPECT_EQ(refusal("moe:\n  every: 2\n  last: 2\n"),
+            "test.yaml:3: moe.last: expected one of moe.every, moe.last, moe.blocks, got "
+            "moe.every too");
+  EXPECT_THAT(set_refusal({"moe.blocks=[1]", "moe.every=2"}),
+              HasSubstr("test.yaml (--set): moe.every: expected one of moe.every"));
+}
+
+TEST(ConfigRefusal, ModelAndMoeChecksArePrefixedWithTheSource) {
+  EXPECT_THAT(set_refusal({"moe.num_experts=4", "moe.k=5"}),
+              HasSubstr("test.yaml: moe.k: expected"));
+  EXPECT_THAT(
+      set_refusal({"model.image_size=30"}),
+      HasSubstr("test.yaml: model.image_size: expected a multiple of model.patch_size (4)"));
+  EXPECT_THAT(set_refusal({"moe.capacity_factor=-1"}),
+              HasSubstr("test.yaml: moe.capacity_factor: expected a number > 0, got -1"));
+  EXPECT_THAT(set_refusal({"moe.eval_capacity_factor=0"}), HasSubstr("moe.eval_capacity_factor"));
+  EXPECT_THAT(set_refusal({"model.heads=5"}), HasSubstr("test.yaml: model.heads"));
+}
+
+TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
+  EXPECT_EQ(set_refusal({"model.channels=3", "data.mean=[0.5, 0.5]"}),
+            "test.yaml: data.mean: expected 1 or model.channels (3) values, got 2 values");
+  EXPECT_EQ(set_refusal({"data.val_split=1"}),
+            "test.yaml: data.val_split: expected a number in [0, 1), got 1");
+  EXPECT_EQ(set_refusal({"optim.batch_size=0"}),
+            "test.yaml: optim.batch_size: expected an integer >= 1, got 0");
+  EXPECT_EQ(set_refusal({"optim.lr=0"}), "test.yaml: optim.lr: expected a number > 0, got 0");
+  EXPECT_EQ(set_refusal({"run.output_dir="}),
+            "test.yaml: run.output_dir: expected a folder name, got ''");
+  const std::pair<Overrides, const char*> cases[] = {
+      // {overrides, part of the message}
+      {{"data.std=[0.5, 0.5]"}, "data.std: expected 1 or model.channels (1) values, got 2"},
+      {{"data.val_split=-0.1"}, "data.val_split: expected a number in [0, 1), got -0.1"},
+      {{"data.std=[0]"}, "data.std: expected a number > 0, got 0"},
+      {{"data.hflip=1.5"}, "data.hflip: expected a number in [0, 1], got 1.5"},
+      {{"data.crop_fraction=0"}, "data.crop_fraction: expected a number in (0, 1], got 0"},
+      {{"data.scale_min=0.9", "data.scale_max=0.5"}, "data.scale_max: expected a number in"},
+      {{"data.crop_padding=-1"}, "data.crop_padding: expected an integer >= 0, got -1"},
+      {{"data.workers=-1"}, "data.workers: expected an integer >= 0, got -1"},
+      {{"optim.lr=-1e-3"}, "optim.lr: expected a number > 0, got -0.001"},
+      {{"optim.min_lr=1"}, "optim.min_lr: expected a number in [0, optim.lr], got 1"},
+      {{"optim.beta2=1"}, "optim.beta2: expected a number in [0, 1), got 1"},
+      {{"optim.warmup_steps=10", "optim.warmup_epochs=1"},
+       "optim.warmup_steps: expected 0 when optim.warmup_epochs is set (1), got 10"},
+      {{"optim.epochs=0"}, "optim.epochs: expected an integer >= 1, got 0"},
+      {{"optim.label_smoothing=1"}, "optim.label_smoothing: expected a number in [0, 1), got 1"},
+      {{"optim.grad_clip=-1"}, "optim.grad_clip: expected a number in [0, inf) (0 = off)"},
+      {{"run.log_every=0"}, "run.log_every: expected an integer >= 1, got 0"},
+  };
+  for (const auto& [overrides, message] : cases)
+    EXPECT_THAT(set_refusal(overrides), HasSubstr(message)) << overrides[0];
+  // The edges that are allowed.
+  EXPECT_NO_THROW(parse_config("", "x", {"model.channels=3", "data.mean=[0.5]"}));  // broadcast
+  EXPECT_NO_THROW(parse_config("", "x", {"data.val_split=0"}));
+  EXPECT_NO_THROW(parse_config("", "x", {"optim.epochs=0", "optim.steps=100"}));
+}
+
+TEST(ConfigRefusal, DataRootIsRequiredOnlyWhenAsked) {
+  Config config = parse_config("", "x.yaml", {});
+  EXPECT_EQ(thrown_message([&] { require_data_root(config); }),
+            "x.yaml: data.root: expected a folder of class folders (or train/ and val/), got ''");
+  config.data.root = "/no/such/folder";
+  EXPECT_EQ(thrown_message([&] { require_data_root(config); }),
+            "x.yaml: data.root: expected a folder of class folders (or train/ and val/), got "
+            "'/no/such/folder' (no such folder)");
+  config.data.root = MOEVIT_SOURCE_DIR;
+  EXPECT_NO_THROW(require_data_root(config));
+}
+
+}  // namespace
+}  // namespace moevit
