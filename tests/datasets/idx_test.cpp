@@ -7,7 +7,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "tests/datasets/test_files.h"
+#include "tests/support/test_files.h"
 
 namespace moevit {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "tests/datasets/test_files.h"
+#include "tests/support/test_files.h"
 
 namespace moevit {
 namespace {

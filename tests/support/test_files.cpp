@@ -1,4 +1,4 @@
-#include "tests/datasets/test_files.h"
+#include "tests/support/test_files.h"
 
 #include <unistd.h>
 
