@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "datasets/buffer_pool.h"
 #include "datasets/seeded_generator.h"
 
 namespace moevit {
@@ -45,6 +46,7 @@ struct ImageLoader::State {
   LoaderOptions options;
   WarningSink warning_sink;
   int64_t prefetch_batches = 0;
+  std::shared_ptr<BufferPool> image_buffers;  // one [B,C,S,S] float buffer per batch
 
   // Everything below is guarded by `mutex`, except the atomics.
   mutable std::mutex mutex;
@@ -111,9 +113,8 @@ Batch ImageLoader::State::build_batch(const std::vector<int64_t>& sample_indices
   const int64_t size = transform.image_size;
   const int64_t image_floats = transform.channels * size * size;
   Batch batch;
-  at::Tensor images =
-      at::empty({static_cast<int64_t>(sample_indices.size()), transform.channels, size, size},
-                at::TensorOptions().dtype(at::kFloat));
+  at::Tensor images = image_buffers->take_float_tensor(
+      {static_cast<int64_t>(sample_indices.size()), transform.channels, size, size});
   float* image_data = images.data_ptr<float>();
   std::vector<int64_t> labels;
   for (const int64_t sample_index : sample_indices) {
@@ -169,6 +170,12 @@ ImageLoader::ImageLoader(ImageFolder folder, TransformOptions transform, LoaderO
           : std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   state_->prefetch_batches =
       options.prefetch_batches > 0 ? options.prefetch_batches : 2 * num_workers;
+  // Buffers in use at once: the finished window, one per worker, and the caller's current one.
+  const int64_t batch_bytes = options.batch_size * transform.channels * transform.image_size *
+                              transform.image_size * static_cast<int64_t>(sizeof(float));
+  state_->image_buffers =
+      BufferPool::create(static_cast<size_t>(batch_bytes),
+                         static_cast<size_t>(state_->prefetch_batches + num_workers + 1));
   state_->known_unreadable.assign(folder.samples.size(), false);
   state_->folder = std::move(folder);
   state_->transform = std::move(transform);
