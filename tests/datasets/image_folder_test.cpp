@@ -11,9 +11,7 @@
 namespace moevit {
 namespace {
 
-using testing::error_message;
-using testing::TempDir;
-using testing::write_text;
+using namespace testing;  // moevit::testing, tests/datasets/test_files.h
 
 // Listing never decodes, so empty files stand in for images here.
 void touch(const std::string& path) {

@@ -9,8 +9,7 @@
 namespace moevit {
 namespace {
 
-using testing::encode_image;
-using testing::error_message;
+using namespace testing;  // moevit::testing, tests/datasets/test_files.h
 
 const cv::Mat kSevenBySix(/*rows=*/6, /*cols=*/7, CV_8UC3, cv::Scalar(10, 20, 30));
 

@@ -16,12 +16,7 @@
 namespace moevit {
 namespace {
 
-using testing::encode_image;
-using testing::error_message;
-using testing::TempDir;
-using testing::write_bytes;
-using testing::write_image;
-using testing::write_text;
+using namespace testing;  // moevit::testing, tests/datasets/test_files.h
 
 constexpr int kImageSide = 8;
 
