@@ -10,7 +10,7 @@
 namespace moevit {
 namespace {
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 cv::Vec3b pixel3(const cv::Mat& image, int row, int col) {
   return image.at<cv::Vec3b>(row, col);

@@ -13,7 +13,7 @@ namespace moevit {
 namespace {
 namespace fs = std::filesystem;
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& sizes,
                                const std::vector<uint8_t>& data) {

@@ -11,7 +11,7 @@
 namespace moevit {
 namespace {
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 // Listing never decodes, so empty files stand in for images here.
 void touch(const std::string& path) {

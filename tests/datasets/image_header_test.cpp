@@ -9,7 +9,7 @@
 namespace moevit {
 namespace {
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 const cv::Mat kSevenBySix(/*rows=*/6, /*cols=*/7, CV_8UC3, cv::Scalar(10, 20, 30));
 

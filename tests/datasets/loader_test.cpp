@@ -16,7 +16,7 @@
 namespace moevit {
 namespace {
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 constexpr int kImageSide = 8;
 

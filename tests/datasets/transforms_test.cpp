@@ -11,7 +11,7 @@
 namespace moevit {
 namespace {
 
-using namespace testing;  // moevit::testing, tests/datasets/test_files.h
+using namespace testing;  // moevit::testing, tests/support/test_files.h
 
 // Mean 0, std 1 per channel: the output is pixel / 255, so a test can read pixels back.
 TransformOptions identity_normalisation(int64_t image_size, int64_t channels) {
