@@ -114,12 +114,23 @@ void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& mod
   torch::serialize::InputArchive archive = open_checkpoint(path);
   torch::serialize::InputArchive model_archive;
   archive.read("model", model_archive);
+  // Module::load swaps in whatever tensor the archive holds, of any shape: check the shapes
+  // against the model built from the config, so a mismatch is an error and not a crash later.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected_shapes;
+  for (const auto& item : model.named_parameters())
+    expected_shapes.emplace_back(item.key(), item.value().sizes().vec());
   try {
     model.load(model_archive);
   } catch (const c10::Error& error) {
     throw std::runtime_error(path + ": weights do not fit the model of its config (" +
                              split_lines(error.what_without_backtrace()).front() + ")");
   }
+  const auto loaded = model.named_parameters();
+  for (const auto& [name, shape] : expected_shapes)
+    if (loaded[name].sizes().vec() != shape)
+      throw std::runtime_error(path + ": weights do not fit the model of its config (" + name +
+                               " is " + c10::str(loaded[name].sizes()) + ", expected " +
+                               c10::str(c10::IntArrayRef(shape)) + ")");
   if (!optimizer) return;
   torch::serialize::InputArchive optimizer_archive;
   if (!archive.try_read("optimizer", optimizer_archive))

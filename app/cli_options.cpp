@@ -1,5 +1,6 @@
 #include "app/cli_options.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace moevit {
@@ -12,6 +13,12 @@ cxxopts::ParseResult parse_command_line(cxxopts::Options& parser, const CommandA
   } catch (const cxxopts::exceptions::exception& error) {
     throw std::invalid_argument(std::string(error.what()) + " (see --help)");
   }
+}
+
+bool print_help_if_asked(const cxxopts::Options& parser, const cxxopts::ParseResult& options) {
+  if (!options.count("help")) return false;
+  std::printf("%s\n", parser.help().c_str());
+  return true;
 }
 
 void add_run_options(cxxopts::Options& parser) {

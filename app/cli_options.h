@@ -16,6 +16,9 @@ struct Config;
 // refused with one line (std::invalid_argument).
 cxxopts::ParseResult parse_command_line(cxxopts::Options& parser, const CommandArgs& args);
 
+// Prints the parser's help when --help was given; returns whether it did.
+bool print_help_if_asked(const cxxopts::Options& parser, const cxxopts::ParseResult& options);
+
 // --config, --set, --device, --threads: the options every model-running command shares.
 void add_run_options(cxxopts::Options& parser);
 

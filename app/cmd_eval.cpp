@@ -53,10 +53,7 @@ int run_eval(const CommandArgs& args) {
       "confusion", "confusion matrix CSV path (default: next to the checkpoint)",
       cxxopts::value<std::string>());
   const cxxopts::ParseResult options = parse_command_line(parser, args);
-  if (options.count("help")) {
-    std::printf("%s\n", parser.help().c_str());
-    return 0;
-  }
+  if (print_help_if_asked(parser, options)) return 0;
   if (!options.count("checkpoint"))
     throw std::invalid_argument("eval: --checkpoint FILE is required (e.g. runs/demo/best.pt)");
   const std::string checkpoint = options["checkpoint"].as<std::string>();

@@ -55,10 +55,7 @@ int run_info(const CommandArgs& args) {
   cxxopts::Options parser("moevit info", "Print a model's architecture and parameter counts.");
   add_run_options(parser);
   const cxxopts::ParseResult options = parse_command_line(parser, args);
-  if (options.count("help")) {
-    std::printf("%s\n", parser.help().c_str());
-    return 0;
-  }
+  if (print_help_if_asked(parser, options)) return 0;
   if (!options.count("config"))
     throw std::invalid_argument("info: --config FILE is required (e.g. configs/fmnist-soft.yaml)");
   const Config config = load_config(options["config"].as<std::string>(), run_overrides(options));

@@ -16,10 +16,7 @@ int run_plot(const CommandArgs& args) {
                        cxxopts::value<std::string>())("h,help", "show this help");
   parser.parse_positional({"run_dir"});
   const cxxopts::ParseResult options = parse_command_line(parser, args);
-  if (options.count("help")) {
-    std::printf("%s\n", parser.help().c_str());
-    return 0;
-  }
+  if (print_help_if_asked(parser, options)) return 0;
   if (!options.count("run_dir"))
     throw std::invalid_argument("plot: OUT_DIR is required (e.g. moevit plot runs/demo)");
   std::printf("%s\n", plot_run(options["run_dir"].as<std::string>()).c_str());

@@ -69,10 +69,7 @@ int run_train(const CommandArgs& args) {
                        cxxopts::value<std::string>())("out", "output folder (run.output_dir)",
                                                       cxxopts::value<std::string>());
   const cxxopts::ParseResult options = parse_command_line(parser, args);
-  if (options.count("help")) {
-    std::printf("%s\n", parser.help().c_str());
-    return 0;
-  }
+  if (print_help_if_asked(parser, options)) return 0;
   const std::string resume_path =
       options.count("resume") ? resolve_resume_path(options["resume"].as<std::string>()) : "";
   Config config = config_for_run(options, resume_path);

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "app/checkpoint.h"
+#include "app/curves.h"
 #include "app/evaluation.h"
 #include "app/metrics_log.h"
 #include "app/optimizer_setup.h"
@@ -207,6 +208,8 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
            summary_line(finished_epoch, trainer.total_epochs, batches ? loss_sum / batches : 0.0,
                         val, seconds_since(epoch_start))});
   }
+  // OUT/curves.png from OUT/metrics.jsonl (absent when a finished run is resumed).
+  if (std::filesystem::exists(trainer.output_dir + "/metrics.jsonl")) plot_run(trainer.output_dir);
 }
 
 }  // namespace moevit

@@ -14,13 +14,12 @@ constexpr double kWeightStd = 0.02;  // timm / BERT init
 
 void trunc_normal_(torch::Tensor& tensor, double std) {
   torch::NoGradGuard no_grad;
-  // Uniform over the CDF range of [−2σ, 2σ], then the inverse normal CDF via erfinv.
-  const double lower_cdf = 0.5 * (1.0 + std::erf(-2.0 / std::sqrt(2.0)));
-  const double upper_cdf = 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0)));
-  tensor.uniform_(2 * lower_cdf - 1, 2 * upper_cdf - 1)
-      .erfinv_()
-      .mul_(std * std::sqrt(2.0))
-      .clamp_(-2 * std, 2 * std);
+  // Draw normal values and redraw the ~4.6% outside ±2σ until none is left: exactly the
+  // truncated normal, and far faster than the inverse-CDF method on large expert tensors.
+  tensor.normal_(0.0, std);
+  for (torch::Tensor outside = tensor.abs() > 2 * std; outside.any().item<bool>();
+       outside = tensor.abs() > 2 * std)
+    tensor.masked_scatter_(outside, torch::randn({outside.sum().item<int64_t>()}) * std);
 }
 
 void init_vit_weights(VisionTransformerImpl& model) {

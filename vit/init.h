@@ -6,8 +6,9 @@ namespace moevit {
 
 class VisionTransformerImpl;
 
-// Truncated normal in [mean − 2·std, mean + 2·std] by inverse-CDF sampling (as PyTorch's
-// nn.init.trunc_normal_), in place.
+// Truncated normal N(0, std²) restricted to [−2·std, 2·std] (the JAX/TF truncated_normal
+// convention; PyTorch's trunc_normal_ cuts at ±2 absolute, which at std 0.02 cuts nothing), in
+// place.
 void trunc_normal_(torch::Tensor& tensor, double std);
 
 // The one init policy of the model (timm `init_weights_vit_timm`): Linear and expert weights

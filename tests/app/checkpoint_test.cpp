@@ -1,0 +1,125 @@
+#include "app/checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/config.h"
+#include "app/optimizer_setup.h"
+#include "tests/support/test_files.h"
+#include "vit/vision_transformer.h"
+
+namespace moevit {
+namespace {
+
+using testing::TempDir;
+
+ModelConfig small_model() {
+  ModelConfig config;
+  config.image_size = 8;
+  config.patch_size = 4;
+  config.dim = 8;
+  config.depth = 2;
+  config.heads = 2;
+  config.mlp_dim = 16;
+  config.num_classes = 3;
+  config.moe.router = RouterKind::kTopK;
+  config.moe.num_experts = 4;
+  return config;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Checkpoint, RoundTripIsBitwiseForWeightsOptimizerAndState) {
+  TempDir dir;
+  torch::manual_seed(0);
+  VisionTransformer model(small_model());
+  OptimConfig optim;
+  auto optimizer = make_adamw(*model, optim);
+  // One real step, so the optimizer has moments to save.
+  model->forward(torch::randn({2, 1, 8, 8})).logits.sum().backward();
+  optimizer->step();
+  CheckpointState state;
+  state.config_yaml = "model:\n  dim: 8\n";
+  state.class_names = {"cat", "dog", "emu"};
+  state.epoch = 3;
+  state.step = 42;
+  state.batches_into_epoch = 5;
+  state.best_top1 = 0.75;
+  state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  save_checkpoint(dir / "last.pt", *model, optimizer.get(), state);
+
+  const CheckpointState read = read_checkpoint_state(dir / "last.pt");
+  EXPECT_EQ(read.config_yaml, state.config_yaml);
+  EXPECT_EQ(read.class_names, state.class_names);
+  EXPECT_EQ(read.epoch, 3);
+  EXPECT_EQ(read.step, 42);
+  EXPECT_EQ(read.batches_into_epoch, 5);
+  EXPECT_DOUBLE_EQ(read.best_top1, 0.75);
+  EXPECT_TRUE(torch::equal(read.rng_state, state.rng_state));
+
+  torch::manual_seed(99);
+  VisionTransformer restored(small_model());
+  auto restored_optimizer = make_adamw(*restored, optim);
+  load_checkpoint_weights(dir / "last.pt", *restored, restored_optimizer.get());
+  const auto original = model->named_parameters(), loaded = restored->named_parameters();
+  for (const auto& item : original)
+    EXPECT_TRUE(torch::equal(item.value(), loaded[item.key()])) << item.key();
+  // Optimizer state, parameter by parameter (LibTorch keys it by the tensor's address).
+  const auto state_of = [](torch::optim::Optimizer& optim, const torch::Tensor& parameter) {
+    const std::string key = c10::guts::to_string(parameter.unsafeGetTensorImpl());
+    return static_cast<torch::optim::AdamWParamState&>(*optim.state().at(key));
+  };
+  for (const auto& item : original) {
+    const auto& before = state_of(*optimizer, item.value());
+    const auto& after = state_of(*restored_optimizer, loaded[item.key()]);
+    EXPECT_EQ(before.step(), after.step());
+    EXPECT_TRUE(torch::equal(before.exp_avg(), after.exp_avg())) << item.key();
+    EXPECT_TRUE(torch::equal(before.exp_avg_sq(), after.exp_avg_sq())) << item.key();
+  }
+}
+
+TEST(Checkpoint, AtomicWriteKeepsTheOldFileWhenWritingFails) {
+  TempDir dir;
+  const std::string path = dir / "last.pt";
+  write_atomically(path, [](const std::string& temporary) { std::ofstream(temporary) << "old"; });
+  EXPECT_THROW(write_atomically(path,
+                                [](const std::string& temporary) {
+                                  std::ofstream(temporary) << "half of the new";
+                                  throw std::runtime_error("disk full");  // mid-write failure
+                                }),
+               std::runtime_error);
+  EXPECT_EQ(read_all(path), "old");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  write_atomically(path, [](const std::string& temporary) { std::ofstream(temporary) << "new"; });
+  EXPECT_EQ(read_all(path), "new");
+}
+
+TEST(Checkpoint, ClearErrorsForMissingForeignAndMismatchedFiles) {
+  TempDir dir;
+  EXPECT_NE(testing::error_message([&] {
+              read_checkpoint_state(dir / "none.pt");
+            }).find("none.pt: no such checkpoint file"),
+            std::string::npos);
+  testing::write_text(dir / "junk.pt", "not a zip archive");
+  EXPECT_NE(testing::error_message([&] {
+              read_checkpoint_state(dir / "junk.pt");
+            }).find("junk.pt: not a readable moevit checkpoint"),
+            std::string::npos);
+  VisionTransformer model(small_model());
+  save_checkpoint(dir / "small.pt", *model, nullptr, CheckpointState{});
+  ModelConfig wider = small_model();
+  wider.dim = 12;
+  VisionTransformer other(wider);
+  const std::string mismatch =
+      testing::error_message([&] { load_checkpoint_weights(dir / "small.pt", *other, nullptr); });
+  EXPECT_NE(mismatch.find("small.pt: weights do not fit"), std::string::npos) << mismatch;
+}
+
+}  // namespace
+}  // namespace moevit

@@ -1,0 +1,102 @@
+// End-to-end through the moevit executable: what a user types.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/metrics_log.h"
+#include "tests/app/run_fixtures.h"
+#include "tests/support/test_files.h"
+
+namespace moevit {
+namespace {
+
+using testing::run_command;
+using testing::TempDir;
+
+const std::string kMoevit = MOEVIT_BINARY;
+
+TEST(Cli, TrainThenEvalOnATinyFolder) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data");
+  testing::write_text(dir / "tiny.yaml",
+                      testing::tiny_config_yaml(dir / "data", dir / "run", "soft"));
+  const auto trained = run_command(kMoevit + " train --config " + (dir / "tiny.yaml"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("epoch 1/1"), std::string::npos) << trained.output;
+  for (const char* file : {"metrics.jsonl", "last.pt", "best.pt", "config.yaml"})
+    EXPECT_TRUE(std::filesystem::exists(dir / "run/" + file)) << file;
+  const std::vector<nlohmann::json> records = read_json_lines(dir / "run/metrics.jsonl");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_GE(records[0]["val"]["top1"].get<double>(), 0.0);
+
+  const auto evaluated =
+      run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") + " --json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const nlohmann::json summary =
+      nlohmann::json::parse(evaluated.output.substr(evaluated.output.find('{')));
+  EXPECT_EQ(summary["images"], 12);  // 3 classes × 4 val images
+  EXPECT_EQ(summary["per_class_top1"].size(), 3u);
+  EXPECT_EQ(summary["routing"].size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(summary["confusion_csv"].get<std::string>()));
+}
+
+TEST(Cli, EvalCapacityFactorOverrideChangesDropRate) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 8, 4);
+  testing::write_text(dir / "tiny.yaml",
+                      testing::tiny_config_yaml(dir / "data", dir / "run", "topk"));
+  ASSERT_EQ(run_command(kMoevit + " train --config " + (dir / "tiny.yaml")).exit_code, 0);
+  const auto dropped_at = [&](const std::string& factor) {
+    const auto result = run_command(kMoevit + " eval --json --checkpoint " + (dir / "run/last.pt") +
+                                    " --set moe.eval_capacity_factor=" + factor);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    return nlohmann::json::parse(
+               result.output.substr(result.output.find('{')))["routing"][0]["dropped_fraction"]
+        .get<double>();
+  };
+  EXPECT_EQ(dropped_at("4.0"), 0.0);  // C = 16 = every token of an image: nothing drops
+  EXPECT_GT(dropped_at("0.25"), 0.0);
+}
+
+TEST(Cli, BadConfigIsRefusedInOneLineBeforeAnyWork) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 2, 1);
+  testing::write_text(dir / "bad.yaml",
+                      testing::tiny_config_yaml(dir / "data", dir / "run") + "extra:\n  key: 1\n");
+  const auto result = run_command(kMoevit + " train --config " + (dir / "bad.yaml"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("bad.yaml"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("extra"), std::string::npos) << result.output;
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+
+  testing::write_text(dir / "good.yaml", testing::tiny_config_yaml(dir / "data", dir / "run"));
+  const auto k_too_big =
+      run_command(kMoevit + " train --config " + (dir / "good.yaml") + " --set moe.k=9");
+  EXPECT_EQ(k_too_big.exit_code, 1);
+  EXPECT_NE(k_too_big.output.find("moe.k"), std::string::npos) << k_too_big.output;
+  const auto no_root = run_command(kMoevit + " train --config " + (dir / "good.yaml") +
+                                   " --set data.root=" + (dir / "missing"));
+  EXPECT_EQ(no_root.exit_code, 1);
+  EXPECT_NE(no_root.output.find("data.root"), std::string::npos) << no_root.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST(Cli, UnknownCommandSuggestsTheClosest) {
+  const auto result = run_command(kMoevit + " trian");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("did you mean 'train'?"), std::string::npos) << result.output;
+}
+
+TEST(Cli, InfoPrintsEveryShippedConfig) {
+  for (const auto& entry : std::filesystem::directory_iterator(MOEVIT_SOURCE_DIR "/configs")) {
+    const auto result = run_command(kMoevit + " info --config " + entry.path().string());
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("active per token"), std::string::npos) << result.output;
+  }
+}
+
+}  // namespace
+}  // namespace moevit

@@ -1,0 +1,88 @@
+#include "app/training.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "app/checkpoint.h"
+#include "app/data_setup.h"
+#include "app/metrics_log.h"
+#include "datasets/image_folder.h"
+#include "datasets/loader.h"
+#include "tests/app/run_fixtures.h"
+#include "tests/support/test_files.h"
+
+namespace moevit {
+namespace {
+
+using testing::TempDir;
+
+// Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total.
+VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs) {
+  const Runtime runtime = configure_runtime(config.run, nullptr);
+  const TrainValFolders folders = resolve_train_val(config.data.root, 0.0, 0);
+  ImageLoader train_loader(folders.train, transform_options(config),
+                           loader_options(config, TransformMode::kTrain));
+  ImageLoader val_loader(folders.val, transform_options(config),
+                         loader_options(config, TransformMode::kEval));
+  Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
+                                 train_loader.batches_per_epoch(), resume);
+  trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
+  train(trainer, train_loader, val_loader, {});
+  return trainer.model;
+}
+
+Config texture_config(const std::string& data, const std::string& out, const std::string& router) {
+  Config config = parse_config(testing::tiny_config_yaml(data, out, router, 4), "test.yaml",
+                               {"moe.noise_std=2.0", "data.hflip=0.5", "data.crop_padding=1"});
+  return config;
+}
+
+TEST(Training, TwoEpochsThenResumeEqualsFourEpochsStraight) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  for (const std::string router : {"topk", "soft"}) {
+    const VisionTransformer straight =
+        run(texture_config(dir / "data", dir / ("a-" + router), router), "", 4);
+    const Config config = texture_config(dir / "data", dir / ("b-" + router), router);
+    run(config, "", 2);
+    EXPECT_EQ(read_checkpoint_state(dir / ("b-" + router) + "/last.pt").epoch, 2);
+    const VisionTransformer resumed = run(config, dir / ("b-" + router) + "/last.pt", 4);
+    const auto expected = straight->named_parameters();
+    for (const auto& item : resumed->named_parameters())
+      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << router << " " << item.key();
+  }
+}
+
+TEST(Training, WritesMetricsAndCheckpointsEachEpoch) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  const Config config = texture_config(dir / "data", dir / "out", "priority");
+  run(config, "", 2);
+  const std::vector<nlohmann::json> records = read_json_lines(dir / "out/metrics.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  for (const char* key :
+       {"epoch", "step", "train_loss", "train_aux_loss", "lr", "train_images_per_s", "val"})
+    EXPECT_TRUE(records[1].contains(key)) << key;
+  EXPECT_EQ(records[1]["epoch"], 2);
+  EXPECT_EQ(records[1]["val"]["routing"].size(), 1u);  // depth 2, every 2 → block 1
+  EXPECT_EQ(records[1]["val"]["routing"][0]["block"], 1);
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/last.pt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/best.pt"));
+  const CheckpointState state = read_checkpoint_state(dir / "out/last.pt");
+  EXPECT_EQ(state.class_names, (std::vector<std::string>{"checker", "horizontal", "vertical"}));
+  EXPECT_EQ(parse_config(state.config_yaml, "ckpt", {}).model.dim, 16);
+}
+
+TEST(Training, NonFiniteLossStopsWithAClearMessage) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 4, 1);
+  Config config = texture_config(dir / "data", dir / "out", "topk");
+  config.optim.lr = 1e30;  // the first step blows the weights up; the second loss is NaN/Inf
+  config.optim.grad_clip = 0;
+  EXPECT_NE(testing::error_message([&] { run(config, "", 1); }).find("loss is"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moevit
