@@ -59,8 +59,8 @@ int run_prepare(const CommandArgs& args) {
     return 0;
   }
   if (source != "fashion-mnist" && source != "idx")
-    throw std::invalid_argument("expected a source, fashion-mnist or idx, got '" + source + "'" +
-                                kSeeHelp);
+    throw std::invalid_argument("expected a source, fashion-mnist or idx, got " +
+                                (source.empty() ? "none" : "'" + source + "'") + kSeeHelp);
 
   cxxopts::Options parser("moevit prepare " + source, "Convert IDX files into a folder of PNGs");
   parser.add_options()("out", "output folder", cxxopts::value<std::string>())(
@@ -72,10 +72,7 @@ int run_prepare(const CommandArgs& args) {
       "h,help", "show this help");
   const cxxopts::ParseResult options =
       parse_command_line(parser, CommandArgs(args.begin() + 1, args.end()));
-  if (options.count("help")) {
-    std::printf("%s\n", parser.help().c_str());
-    return 0;
-  }
+  if (print_help_if_asked(parser, options)) return 0;
   if (!options.unmatched().empty())
     throw std::invalid_argument("unexpected argument '" + options.unmatched().front() + "'" +
                                 kSeeHelp);
