@@ -172,7 +172,3 @@ BENCHMARK(BM_LoaderJpeg224)
     ->UseRealTime()
     ->MinTime(2.0);
 BENCHMARK(BM_DecodeTransformJpeg224)->Unit(benchmark::kMicrosecond);
-
-// moevit_bench's main, here because CMake links benchmark::benchmark, not benchmark_main: the
-// other *_bench.cpp files must not define another.
-BENCHMARK_MAIN();
