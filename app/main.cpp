@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/spellcheck.h"
 
 namespace {
 
@@ -26,27 +27,16 @@ const Command kCommands[] = {
      moevit::run_train},
     {"eval", "evaluate a checkpoint: top-1/5, per class, confusion, expert load", moevit::run_eval},
     {"plot", "draw OUT/curves.png from OUT/metrics.jsonl", moevit::run_plot},
+    {"classify", "classify image files or folders (--checkpoint CKPT PATH...)",
+     moevit::run_classify},
+    {"heatmap", "draw the expert each patch went to (--checkpoint CKPT IMAGE... --out DIR)",
+     moevit::run_heatmap},
 };
 
 void print_usage() {
   std::printf("usage: moevit <command> [options]   (moevit <command> --help for its options)\n\n");
   for (const Command& command : kCommands)
     std::printf("  %-10s %s\n", command.name, command.description);
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      diagonal = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
-    }
-  }
-  return row[b.size()];
 }
 
 const Command* find_command(const std::string& name) {
@@ -59,7 +49,7 @@ std::string closest_command(const std::string& name) {
   const Command* best = nullptr;
   size_t best_distance = 3;  // suggest only near misses
   for (const Command& command : kCommands) {
-    const size_t distance = edit_distance(name, command.name);
+    const size_t distance = moevit::edit_distance(name, command.name);
     if (distance < best_distance) best = &command, best_distance = distance;
   }
   return best ? best->name : "";

@@ -43,8 +43,8 @@ void BM_TrainStep(benchmark::State& state) {
     loss.backward();
     optimizer.step();
   }
-  state.counters["img/s"] =
-      benchmark::Counter(static_cast<double>(kBatch) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["img/s"] = benchmark::Counter(static_cast<double>(kBatch) * state.iterations(),
+                                               benchmark::Counter::kIsRate);
   state.SetLabel(to_string(static_cast<RouterKind>(state.range(0))));
 }
 
@@ -56,8 +56,8 @@ void BM_Inference(benchmark::State& state) {
   model->eval();
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->forward(images).logits);
-  state.counters["img/s"] =
-      benchmark::Counter(static_cast<double>(kBatch) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["img/s"] = benchmark::Counter(static_cast<double>(kBatch) * state.iterations(),
+                                               benchmark::Counter::kIsRate);
   state.SetLabel(to_string(static_cast<RouterKind>(state.range(0))));
 }
 

@@ -4,6 +4,21 @@
 
 namespace moevit {
 
+namespace {
+
+DispatchPlan plan_shape(DispatchPlan::Kind kind, int64_t groups, int64_t tokens_per_group,
+                        int64_t experts, int64_t capacity) {
+  DispatchPlan plan;
+  plan.kind = kind;
+  plan.num_groups = groups;
+  plan.tokens_per_group = tokens_per_group;
+  plan.num_experts = experts;
+  plan.capacity = capacity;
+  return plan;
+}
+
+}  // namespace
+
 DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Tensor& slot_index,
                                     const at::Tensor& gate, const at::Tensor& combine_weight,
                                     int64_t num_experts, int64_t capacity) {
@@ -14,12 +29,8 @@ DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Te
               "of one shape [G,S,K], got ",
               expert_index.sizes(), ", ", slot_index.sizes(), ", ", gate.sizes(), ", ",
               combine_weight.sizes());
-  DispatchPlan plan;
-  plan.kind = DispatchPlan::Kind::kTokenChoice;
-  plan.num_groups = expert_index.size(0);
-  plan.tokens_per_group = expert_index.size(1);
-  plan.num_experts = num_experts;
-  plan.capacity = capacity;
+  DispatchPlan plan = plan_shape(DispatchPlan::Kind::kTokenChoice, expert_index.size(0),
+                                 expert_index.size(1), num_experts, capacity);
   plan.expert_index = expert_index;
   plan.slot_index = slot_index;
   plan.gate = gate;
@@ -48,12 +59,8 @@ DispatchPlan make_soft_plan(const at::Tensor& dispatch_weight, const at::Tensor&
               "make_soft_plan: expected dispatch and combine weights [G,S,E·C] with E·C = ",
               num_experts * slots_per_expert, ", got ", dispatch_weight.sizes(), " and ",
               combine_weight.sizes());
-  DispatchPlan plan;
-  plan.kind = DispatchPlan::Kind::kSoft;
-  plan.num_groups = dispatch_weight.size(0);
-  plan.tokens_per_group = dispatch_weight.size(1);
-  plan.num_experts = num_experts;
-  plan.capacity = slots_per_expert;
+  DispatchPlan plan = plan_shape(DispatchPlan::Kind::kSoft, dispatch_weight.size(0),
+                                 dispatch_weight.size(1), num_experts, slots_per_expert);
   plan.dispatch_weight = dispatch_weight;
   plan.combine_weight = combine_weight;
   return plan;

@@ -45,7 +45,15 @@ struct MoeOptions {
   AuxLossWeights loss_weights;
 };
 
-// Throws std::invalid_argument naming the field ("moe.experts_per_token: ...").
+// Throws std::invalid_argument naming the field ("moe.k: expected 1 <= k <= ..., got 9").
 void check_moe_options(const MoeOptions& options);
+
+// The shared shape of every option check: throws "KEY: expected EXPECTED, got GOT" unless
+// `condition` holds.
+void require_option(bool condition, const std::string& key, const std::string& expected,
+                    const std::string& got);
+
+// A number as a person writes it: -1, 0.25, 1e-05 (not std::to_string's -1.000000).
+std::string format_option_value(double value);
 
 }  // namespace moevit

@@ -20,7 +20,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& tokens) {
   // [B,N,3D] → [3, B, heads, N, head_dim]
   const torch::Tensor qkv_heads =
       qkv->forward(tokens).reshape({batch, length, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
-  const torch::Tensor query = qkv_heads[0], key = qkv_heads[1], value = qkv_heads[2];
+  // unbind, not three selects: each select's backward would allocate a zeroed [3,B,h,N,d] tensor.
+  const std::vector<torch::Tensor> qkv_parts = qkv_heads.unbind(0);
+  const torch::Tensor &query = qkv_parts[0], &key = qkv_parts[1], &value = qkv_parts[2];
 #if TORCH_VERSION_MAJOR >= 2
   // Fused kernel (flash / memory-efficient on CUDA) where LibTorch has it.
   torch::Tensor context = at::scaled_dot_product_attention(query, key, value);

@@ -10,45 +10,39 @@ std::string to_string(Pooling pooling) {
   return pooling == Pooling::kClassToken ? "token" : "gap";
 }
 
-namespace {
-
-void require(bool condition, const std::string& key, const std::string& expected,
-             const std::string& got) {
-  if (!condition) throw std::invalid_argument(key + ": expected " + expected + ", got " + got);
-}
-
-}  // namespace
-
 void check_model_config(const ModelConfig& config) {
-  require(config.patch_size >= 1, "model.patch_size", "an integer >= 1",
-          std::to_string(config.patch_size));
-  require(config.image_size >= config.patch_size && config.image_size % config.patch_size == 0,
-          "model.image_size",
-          "a multiple of model.patch_size (" + std::to_string(config.patch_size) + ")",
-          std::to_string(config.image_size));
-  require(config.channels == 1 || config.channels == 3, "model.channels", "1 or 3",
-          std::to_string(config.channels));
-  require(config.dim >= 1, "model.dim", "an integer >= 1", std::to_string(config.dim));
-  require(config.heads >= 1 && config.dim % config.heads == 0, "model.heads",
-          "a divisor of model.dim (" + std::to_string(config.dim) + ")",
-          std::to_string(config.heads));
-  require(config.depth >= 1, "model.depth", "an integer >= 1", std::to_string(config.depth));
-  require(config.mlp_dim >= 1, "model.mlp_dim", "an integer >= 1", std::to_string(config.mlp_dim));
-  require(config.num_classes >= 1, "model.num_classes", "an integer >= 1",
-          std::to_string(config.num_classes));
-  require(config.dropout >= 0 && config.dropout < 1, "model.dropout", "a number in [0, 1)",
-          std::to_string(config.dropout));
+  require_option(config.patch_size >= 1, "model.patch_size", "an integer >= 1",
+                 std::to_string(config.patch_size));
+  require_option(
+      config.image_size >= config.patch_size && config.image_size % config.patch_size == 0,
+      "model.image_size",
+      "a multiple of model.patch_size (" + std::to_string(config.patch_size) + ")",
+      std::to_string(config.image_size));
+  require_option(config.channels == 1 || config.channels == 3, "model.channels", "1 or 3",
+                 std::to_string(config.channels));
+  require_option(config.dim >= 1, "model.dim", "an integer >= 1", std::to_string(config.dim));
+  require_option(config.heads >= 1 && config.dim % config.heads == 0, "model.heads",
+                 "a divisor of model.dim (" + std::to_string(config.dim) + ")",
+                 std::to_string(config.heads));
+  require_option(config.depth >= 1, "model.depth", "an integer >= 1", std::to_string(config.depth));
+  require_option(config.mlp_dim >= 1, "model.mlp_dim", "an integer >= 1",
+                 std::to_string(config.mlp_dim));
+  require_option(config.num_classes >= 1, "model.num_classes", "an integer >= 1",
+                 std::to_string(config.num_classes));
+  require_option(config.dropout >= 0 && config.dropout < 1, "model.dropout", "a number in [0, 1)",
+                 format_option_value(config.dropout));
   check_moe_options(config.moe);
   if (config.moe.router == RouterKind::kDense) return;
   const MoePlacement& placement = config.placement;
   for (int64_t block : placement.blocks)
-    require(block >= 0 && block < config.depth, "moe.blocks",
-            "block ids in [0, " + std::to_string(config.depth) + ")", std::to_string(block));
-  require(placement.every >= 1, "moe.every", "an integer >= 1", std::to_string(placement.every));
-  require(placement.last >= 0 && placement.last <= config.depth / 2, "moe.last",
-          "at most the number of odd blocks (" + std::to_string(config.depth / 2) + ")",
-          std::to_string(placement.last));
-  require(
+    require_option(block >= 0 && block < config.depth, "moe.blocks",
+                   "block ids in [0, " + std::to_string(config.depth) + ")", std::to_string(block));
+  require_option(placement.every >= 1, "moe.every", "an integer >= 1",
+                 std::to_string(placement.every));
+  require_option(placement.last >= 0 && placement.last <= config.depth / 2, "moe.last",
+                 "at most the number of odd blocks (" + std::to_string(config.depth / 2) + ")",
+                 std::to_string(placement.last));
+  require_option(
       !moe_block_ids(config).empty(), "moe.every",
       "a placement that selects at least one of the " + std::to_string(config.depth) + " blocks",
       "none selected");

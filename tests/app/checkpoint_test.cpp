@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "app/optimizer_setup.h"
 #include "tests/support/test_files.h"
+#include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -17,17 +18,7 @@ namespace {
 using testing::TempDir;
 
 ModelConfig small_model() {
-  ModelConfig config;
-  config.image_size = 8;
-  config.patch_size = 4;
-  config.dim = 8;
-  config.depth = 2;
-  config.heads = 2;
-  config.mlp_dim = 16;
-  config.num_classes = 3;
-  config.moe.router = RouterKind::kTopK;
-  config.moe.num_experts = 4;
-  return config;
+  return testing::tiny_model_config(RouterKind::kTopK);
 }
 
 std::string read_all(const std::string& path) {

@@ -5,21 +5,15 @@
 #include <set>
 
 #include "app/config.h"
+#include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
 namespace {
 
 ModelConfig small_model(RouterKind router, Pooling pooling) {
-  ModelConfig config;
-  config.image_size = 8;
-  config.patch_size = 4;
-  config.dim = 8;
-  config.depth = 2;
-  config.heads = 2;
-  config.mlp_dim = 16;
+  ModelConfig config = testing::tiny_model_config(router);
   config.pooling = pooling;
-  config.moe.router = router;
   config.moe.num_experts = 2;
   return config;
 }

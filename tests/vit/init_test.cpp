@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -19,15 +20,8 @@ TEST(Init, TruncatedNormalStaysWithinTwoSigmaWithTheTruncatedSpread) {
 }
 
 TEST(Init, ModelPolicyZeroesBiasesAndKeepsWeightsSmall) {
-  ModelConfig config;
-  config.image_size = 8;
-  config.patch_size = 4;
-  config.dim = 16;
-  config.depth = 2;
-  config.heads = 2;
-  config.mlp_dim = 32;
+  ModelConfig config = testing::tiny_model_config(RouterKind::kTopK);
   config.pooling = Pooling::kClassToken;
-  config.moe.router = RouterKind::kTopK;
   VisionTransformer model(config);
   for (const auto& item : model->named_parameters()) {
     const std::string& name = item.key();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -31,18 +32,11 @@ class TrainingSmoke : public ::testing::TestWithParam<RouterKind> {};
 
 TEST_P(TrainingSmoke, ThirtyStepsReduceTheLossClearly) {
   torch::manual_seed(0);
-  ModelConfig config;
-  config.image_size = 8;
+  ModelConfig config = testing::tiny_model_config(GetParam());
   config.patch_size = 2;
-  config.channels = 1;
   config.dim = 32;
-  config.depth = 2;
-  config.heads = 2;
   config.mlp_dim = 64;
   config.num_classes = 4;
-  config.moe.router = GetParam();
-  config.moe.num_experts = 4;
-  config.moe.experts_per_token = 1;
   VisionTransformer model(config);
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-3));
   const TextureData data = make_texture_data(256);
