@@ -1,0 +1,30 @@
+// What every model-running subcommand does first: take --checkpoint, rebuild the model with the
+// command line's overrides, set up the runtime and move the model onto its device.
+#pragma once
+
+#include <cxxopts.hpp>
+
+#include <string>
+
+#include "app/model_loading.h"
+#include "app/runtime.h"
+
+namespace moevit {
+
+// The parser of a command that runs a checkpoint: the run options (add_run_options),
+// --checkpoint FILE, and `positional` (e.g. "PATH...") in its usage line.
+cxxopts::Options checkpoint_command_parser(const std::string& program,
+                                           const std::string& description,
+                                           const std::string& positional);
+
+struct CommandModel {
+  LoadedModel loaded;  // in eval mode, on runtime.device
+  Runtime runtime;
+};
+
+// Loads --checkpoint with run_overrides(options) and configures the runtime; the runtime's
+// warning, if any, goes to stderr. Throws std::invalid_argument "COMMAND: --checkpoint FILE is
+// required ..." when it was not given.
+CommandModel load_command_model(const cxxopts::ParseResult& options, const std::string& command);
+
+}  // namespace moevit
