@@ -18,8 +18,12 @@ steps=${DEMO_STEPS:-300}  # 300 steps of 128 images: about 2/3 of one epoch
 
 "$moevit" eval --checkpoint "$run/best.pt" --data "$data"
 
+# The first validation image of four classes.
 examples=()
-for class_dir in "$data"/val/*/; do examples+=("$(ls "$class_dir"*.png | head -n 1)"); done
+for class_dir in "$data"/val/*/; do
+  images=("$class_dir"*.png)
+  examples+=("${images[0]}")
+done
 "$moevit" classify --checkpoint "$run/best.pt" --top 3 "${examples[@]:0:4}"
 "$moevit" heatmap --checkpoint "$run/best.pt" --out "$run/heatmaps" "${examples[@]:0:4}"
 echo "demo: heatmaps in $run/heatmaps, training curves in $run/curves.png"
