@@ -13,6 +13,7 @@ int run_info(const CommandArgs& args);
 int run_prepare(const CommandArgs& args);
 int run_train(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
+int run_bench(const CommandArgs& args);
 int run_plot(const CommandArgs& args);
 int run_classify(const CommandArgs& args);
 int run_heatmap(const CommandArgs& args);

@@ -31,6 +31,8 @@ const Command kCommands[] = {
      moevit::run_classify},
     {"heatmap", "draw the expert each patch went to (--checkpoint CKPT IMAGE... --out DIR)",
      moevit::run_heatmap},
+    {"bench", "training and inference throughput of a config's model, against the GEMM peak",
+     moevit::run_bench},
 };
 
 void print_usage() {

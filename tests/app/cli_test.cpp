@@ -84,6 +84,25 @@ TEST(Cli, BadConfigIsRefusedInOneLineBeforeAnyWork) {
   EXPECT_FALSE(std::filesystem::exists(dir / "run"));
 }
 
+TEST(Cli, BenchRunsInBothPrecisions) {
+  for (const std::string precision : {"fp32", "bf16"}) {
+    const auto result = run_command(kMoevit +
+                                    " bench --config " MOEVIT_SOURCE_DIR
+                                    "/configs/fmnist-topk.yaml --steps 2 --warmup 1 --batch 8 "
+                                    "--json --set run.precision=" +
+                                    precision);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const nlohmann::json summary =
+        nlohmann::json::parse(result.output.substr(result.output.find('{')));
+    EXPECT_GT(summary["train_img_s"].get<double>(), 0.0);
+    EXPECT_GT(summary["infer_img_s"].get<double>(), 0.0);
+    EXPECT_GT(summary["gemm_peak_fp32_gflop_s"].get<double>(), 0.0);
+    EXPECT_GT(summary["forward_gflop_per_image"].get<double>(), 0.0);
+    // bf16 runs where the CPU has it, and says fp32 where it fell back.
+    EXPECT_TRUE(summary["precision"] == precision || summary["precision"] == "fp32");
+  }
+}
+
 TEST(Cli, UnknownCommandSuggestsTheClosest) {
   const auto result = run_command(kMoevit + " trian");
   EXPECT_EQ(result.exit_code, 2);
