@@ -8,12 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <stdexcept>
 
-#include "app/checkpoint.h"
+#include "app/canvas.h"
 #include "app/metrics_log.h"
 
 namespace moevit {
@@ -230,27 +229,13 @@ std::string tick_label(double value, int decimals) {
 
 // ---- drawing ---------------------------------------------------------------------------------
 
-enum class Align { kLeft, kCentre, kRight };
-
-// `anchor` is the text's vertical middle and, per `align`, its left end, centre or right end.
-void draw_text(cv::Mat& image, const std::string& text, cv::Point anchor, Align align, double scale,
-               const cv::Scalar& colour, int thickness = 1) {
-  int baseline = 0;
-  const cv::Size size = cv::getTextSize(text, kFont, scale, thickness, &baseline);
-  const int left = align == Align::kLeft     ? anchor.x
-                   : align == Align::kCentre ? anchor.x - size.width / 2
-                                             : anchor.x - size.width;
-  cv::putText(image, text, {left, anchor.y + size.height / 2}, kFont, scale, colour, thickness,
-              cv::LINE_AA);
-}
-
 // Text read bottom to top, centred on `centre` (OpenCV draws only horizontal text).
 void draw_vertical_text(cv::Mat& image, const std::string& text, cv::Point centre, double scale,
                         const cv::Scalar& colour) {
   int baseline = 0;
   const cv::Size size = cv::getTextSize(text, kFont, scale, 1, &baseline);
   cv::Mat label(size.height + baseline + 4, size.width + 4, CV_8UC3, kWhite);
-  draw_text(label, text, {2, label.rows / 2 - baseline / 2}, Align::kLeft, scale, colour);
+  draw_text(label, text, {2, label.rows / 2 - baseline / 2}, TextAlign::kLeft, scale, colour);
   cv::rotate(label, label, cv::ROTATE_90_COUNTERCLOCKWISE);
   const cv::Rect target =
       cv::Rect(centre.x - label.cols / 2, centre.y - label.rows / 2, label.cols, label.rows) &
@@ -278,19 +263,19 @@ void draw_axes(cv::Mat& image, const PlotArea& area, const std::string& y_title)
     const int y = area.pixel(area.x.low, value).y;
     cv::line(image, {rect.x, y}, {rect.x + rect.width, y}, kGridLine, 1);
     cv::line(image, {rect.x - 5, y}, {rect.x, y}, kInk, 1);
-    draw_text(image, tick_label(value, area.y.decimals), {rect.x - 8, y}, Align::kRight, 0.45,
+    draw_text(image, tick_label(value, area.y.decimals), {rect.x - 8, y}, TextAlign::kRight, 0.45,
               kInk);
   }
   for (double value = area.x.low; value <= area.x.high + 1e-6 * area.x.step; value += area.x.step) {
     const int x = area.pixel(value, area.y.low).x;
     const int bottom = rect.y + rect.height;
     cv::line(image, {x, bottom}, {x, bottom + 5}, kInk, 1);
-    draw_text(image, tick_label(value, area.x.decimals), {x, bottom + 18}, Align::kCentre, 0.45,
+    draw_text(image, tick_label(value, area.x.decimals), {x, bottom + 18}, TextAlign::kCentre, 0.45,
               kInk);
   }
   cv::rectangle(image, rect, kInk, 1);
-  draw_text(image, "epoch", {rect.x + rect.width / 2, rect.y + rect.height + 38}, Align::kCentre,
-            0.5, kInk);
+  draw_text(image, "epoch", {rect.x + rect.width / 2, rect.y + rect.height + 38},
+            TextAlign::kCentre, 0.5, kInk);
   draw_vertical_text(image, y_title, {18, rect.y + rect.height / 2}, 0.5, kInk);
 }
 
@@ -325,21 +310,21 @@ void draw_legend(cv::Mat& image, const cv::Rect& plot, const std::vector<Series>
     const cv::Scalar colour = to_scalar(series[index].colour);
     cv::line(image, {left, y}, {left + 26, y}, colour, 2, cv::LINE_AA);
     cv::circle(image, {left + 13, y}, 4, colour, cv::FILLED, cv::LINE_AA);
-    draw_text(image, series[index].label, {left + 34, y}, Align::kLeft, 0.5, kInk);
+    draw_text(image, series[index].label, {left + 34, y}, TextAlign::kLeft, 0.5, kInk);
   }
   if (shown < series.size())
     draw_text(image, "+" + std::to_string(series.size() - shown) + " more", {left + 34, y},
-              Align::kLeft, 0.5, kGreyText);
+              TextAlign::kLeft, 0.5, kGreyText);
 }
 
 void draw_panel(cv::Mat& image, int top, const Panel& panel, const std::vector<double>& epochs) {
   const cv::Rect plot(kPlotLeft, top + kPlotTopInPanel, kPlotRight - kPlotLeft,
                       kPlotBottomInPanel - kPlotTopInPanel);
-  draw_text(image, panel.heading, {kPlotLeft, top + 16}, Align::kLeft, 0.55, kInk, 1);
+  draw_text(image, panel.heading, {kPlotLeft, top + 16}, TextAlign::kLeft, 0.55, kInk, 1);
   if (panel.series.empty()) {
     cv::rectangle(image, plot, kGridLine, 1);
     draw_text(image, panel.empty_note, {plot.x + plot.width / 2, plot.y + plot.height / 2},
-              Align::kCentre, 0.7, kGreyText);
+              TextAlign::kCentre, 0.7, kGreyText);
     return;
   }
   const PlotArea area{plot, epoch_axis(epochs), value_axis(panel)};
@@ -352,21 +337,14 @@ void write_curves(const std::vector<nlohmann::json>& records, const std::string&
                   const std::string& png_path, const std::string& title) {
   const Curves curves = curves_from_records(records, source);
   cv::Mat image(kCurvesHeight, kCurvesWidth, CV_8UC3, kWhite);
-  draw_text(image, title, {16, kCurvesTitleBandHeight / 2}, Align::kLeft, 0.75, kInk, 2);
-  draw_text(image, curves.summary, {kCurvesWidth - 16, kCurvesTitleBandHeight / 2}, Align::kRight,
-            0.5, kGreyText);
+  draw_text(image, title, {16, kCurvesTitleBandHeight / 2}, TextAlign::kLeft, 0.75, kInk, 2);
+  draw_text(image, curves.summary, {kCurvesWidth - 16, kCurvesTitleBandHeight / 2},
+            TextAlign::kRight, 0.5, kGreyText);
   for (size_t index = 0; index < curves.panels.size(); ++index)
     draw_panel(image, kCurvesTitleBandHeight + static_cast<int>(index) * kCurvesPanelHeight,
                curves.panels[index], curves.epochs);
 
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", image, png))
-    throw std::runtime_error(png_path + ": PNG encoding failed");
-  write_atomically(png_path, [&](const std::string& temporary_path) {
-    std::ofstream out(temporary_path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw std::runtime_error(temporary_path + ": write failed");
-  });
+  write_png(png_path, image);
 }
 
 }  // namespace

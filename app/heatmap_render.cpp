@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "app/expert_palette.h"
-#include "app/heatmap_canvas.h"
+#include "app/canvas.h"
 
 namespace moevit {
 

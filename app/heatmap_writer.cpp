@@ -12,7 +12,7 @@
 #include "app/config.h"
 #include "app/data_setup.h"
 #include "app/expert_by_class.h"
-#include "app/heatmap_canvas.h"
+#include "app/canvas.h"
 #include "app/heatmap_render.h"
 #include "app/heatmap_routing.h"
 #include "app/image_files.h"

@@ -1,5 +1,6 @@
-// The drawing basics the heatmap figures share: the model's input as a picture, text anchored
-// and aligned, a title of parts joined by middle dots, and writing PNG/CSV files atomically.
+// The drawing basics every figure shares (heatmaps, curves): the model's input as a picture, text
+// anchored and aligned, a title of parts joined by middle dots, and writing PNG/CSV files
+// atomically.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -1,4 +1,4 @@
-#include "app/heatmap_canvas.h"
+#include "app/canvas.h"
 
 #include <ATen/ATen.h>
 #include <opencv2/imgcodecs.hpp>
