@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "moe/routing_stats.h"
+#include "tests/support/tiny_model.h"
 #include "vit/parameter_count.h"
 
 namespace moevit {
@@ -11,17 +12,14 @@ namespace {
 
 ModelConfig tiny_config(RouterKind router, int64_t channels = 1, int64_t image = 8,
                         int64_t patch = 2) {
-  ModelConfig config;
+  ModelConfig config = testing::tiny_model_config(router);
   config.image_size = image;
   config.patch_size = patch;
   config.channels = channels;
   config.dim = 16;
   config.depth = 4;
-  config.heads = 2;
   config.mlp_dim = 32;
   config.num_classes = 5;
-  config.moe.router = router;
-  config.moe.num_experts = 4;
   config.moe.experts_per_token = 2;
   return config;
 }
