@@ -1,8 +1,9 @@
 // moevit eval --checkpoint CKPT [--data DIR] [--set moe.eval_capacity_factor=X] [--json]
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
+#include "app/canvas.h"
 #include "app/checkpoint.h"
 #include "app/cli_options.h"
 #include "app/commands.h"
@@ -26,19 +27,17 @@ ImageFolder eval_folder(const std::string& root) {
 
 void write_confusion_csv(const std::string& path, const torch::Tensor& confusion,
                          const std::vector<std::string>& class_names) {
-  write_atomically(path, [&](const std::string& temporary) {
-    std::ofstream out(temporary);
-    out << "true\\predicted";
-    for (const std::string& name : class_names) out << ',' << name;
-    out << '\n';
-    for (size_t row = 0; row < class_names.size(); ++row) {
-      out << class_names[row];
-      for (size_t column = 0; column < class_names.size(); ++column)
-        out << ',' << confusion[row][column].item<int64_t>();
-      out << '\n';
-    }
-    if (!out) throw std::runtime_error(temporary + ": write failed");
-  });
+  std::ostringstream csv;
+  csv << "true\\predicted";
+  for (const std::string& name : class_names) csv << ',' << name;
+  csv << '\n';
+  for (size_t row = 0; row < class_names.size(); ++row) {
+    csv << class_names[row];
+    for (size_t column = 0; column < class_names.size(); ++column)
+      csv << ',' << confusion[row][column].item<int64_t>();
+    csv << '\n';
+  }
+  write_text_file(path, csv.str());
 }
 
 }  // namespace

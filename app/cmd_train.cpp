@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "app/canvas.h"
 #include "app/checkpoint.h"
 #include "app/cli_options.h"
 #include "app/commands.h"
@@ -50,14 +51,6 @@ Config config_for_run(const cxxopts::ParseResult& options, const std::string& re
     throw std::invalid_argument("train: --config FILE is required (e.g. configs/fmnist-soft.yaml)");
   // Resuming without --config continues with the checkpoint's own resolved config.
   return parse_config(read_checkpoint_state(resume_path).config_yaml, resume_path, overrides);
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  write_atomically(path, [&](const std::string& temporary) {
-    std::ofstream out(temporary);
-    out << text;
-    if (!out) throw std::runtime_error(temporary + ": write failed");
-  });
 }
 
 }  // namespace
