@@ -9,8 +9,15 @@
 namespace moevit {
 
 namespace {
-constexpr double kWeightStd = 0.02;  // timm / BERT init
+constexpr double kEmbeddingStd = 0.02;  // position embeddings and router: timm / BERT init
+
+// Glorot/Xavier uniform, U(±sqrt(6 / (fan_in + fan_out))): big_vision's ViT kernel init, here
+// applied to each expert's [fan_in, fan_out] slice alike.
+void xavier_uniform_(torch::Tensor& weight, int64_t fan_in, int64_t fan_out) {
+  const double bound = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+  weight.uniform_(-bound, bound);
 }
+}  // namespace
 
 void trunc_normal_(torch::Tensor& tensor, double std) {
   torch::NoGradGuard no_grad;
@@ -25,19 +32,21 @@ void trunc_normal_(torch::Tensor& tensor, double std) {
 void init_vit_weights(VisionTransformerImpl& model) {
   torch::NoGradGuard no_grad;
   for (auto& module : model.modules(/*include_self=*/false)) {
+    if (module.get() == model.head.ptr().get()) continue;
     if (auto* linear = module->as<torch::nn::Linear>()) {
-      trunc_normal_(linear->weight, kWeightStd);
+      xavier_uniform_(linear->weight, linear->weight.size(1), linear->weight.size(0));
       if (linear->bias.defined()) linear->bias.zero_();
     } else if (auto* experts = module->as<ExpertsImpl>()) {
-      trunc_normal_(experts->fc1_weight, kWeightStd);
-      trunc_normal_(experts->fc2_weight, kWeightStd);
+      const int64_t dim = experts->fc1_weight.size(1), hidden = experts->fc1_weight.size(2);
+      xavier_uniform_(experts->fc1_weight, dim, hidden);
+      xavier_uniform_(experts->fc2_weight, hidden, dim);
       experts->fc1_bias.zero_();
       experts->fc2_bias.zero_();
     } else if (auto* moe = module->as<MoeLayerImpl>()) {
-      if (moe->router_weight.defined()) trunc_normal_(moe->router_weight, kWeightStd);
+      if (moe->router_weight.defined()) trunc_normal_(moe->router_weight, kEmbeddingStd);
     }
   }
-  trunc_normal_(model.position_embedding, kWeightStd);
+  trunc_normal_(model.position_embedding, kEmbeddingStd);
   if (model.class_token.defined()) model.class_token.normal_(0.0, 1e-6);
 }
 

@@ -1,7 +1,9 @@
 #include "vit/init.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <cmath>
 
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
@@ -19,19 +21,40 @@ TEST(Init, TruncatedNormalStaysWithinTwoSigmaWithTheTruncatedSpread) {
   EXPECT_NEAR(values.std().item<double>(), 0.02 * 0.8796, 2e-4);
 }
 
-TEST(Init, ModelPolicyZeroesBiasesAndKeepsWeightsSmall) {
+TEST(Init, ModelPolicyXavierWeightsZeroBiasesSmallEmbeddings) {
   ModelConfig config = testing::tiny_model_config(RouterKind::kTopK);
   config.pooling = Pooling::kClassToken;
   VisionTransformer model(config);
+  const auto max_abs = [](const torch::Tensor& tensor) { return tensor.abs().max().item<float>(); };
+  const auto xavier_bound = [](int64_t fan_in, int64_t fan_out) {
+    return static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)));
+  };
   for (const auto& item : model->named_parameters()) {
     const std::string& name = item.key();
-    if (name.find("norm") != std::string::npos || name.find("patch_embed") != std::string::npos)
-      continue;
-    if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0)
-      EXPECT_EQ(item.value().abs().max().item<float>(), 0.0f) << name;
-    else
-      EXPECT_LE(item.value().abs().max().item<float>(), 0.04f) << name;
+    const torch::Tensor& value = item.value();
+    const bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    if (name.find("norm") != std::string::npos || name.find("patch_embed") != std::string::npos ||
+        name.rfind("head.", 0) == 0)
+      continue;  // constructors' init
+    if (is_bias) {
+      EXPECT_EQ(max_abs(value), 0.0f) << name;
+    } else if (value.dim() == 2 && name.find("router") == std::string::npos &&
+               name.find("position") == std::string::npos) {  // Linear [out, in]
+      const float bound = xavier_bound(value.size(1), value.size(0));
+      EXPECT_LE(max_abs(value), bound) << name;
+      EXPECT_GT(max_abs(value), 0.8f * bound) << name;  // uniform over the whole range
+    } else if (value.dim() == 3 && name.find("experts") != std::string::npos) {  // [E, in, out]
+      const float bound = xavier_bound(value.size(1), value.size(2));
+      EXPECT_LE(max_abs(value), bound) << name;
+      EXPECT_GT(max_abs(value), 0.8f * bound) << name;
+    } else {  // position embedding, router: trunc-normal(0.02) within ±2σ
+      EXPECT_LE(max_abs(value), 0.04f) << name;
+    }
   }
+  // The head keeps LibTorch's U(±1/sqrt(fan_in)), not a near-zero init (see vit/init.h).
+  const float head_bound = 1.0f / std::sqrt(static_cast<float>(config.dim));
+  EXPECT_LE(max_abs(model->head->weight), head_bound);
+  EXPECT_GT(max_abs(model->head->weight), 0.5f * head_bound);
   EXPECT_LT(model->class_token.abs().max().item<float>(), 1e-4f);
 }
 
