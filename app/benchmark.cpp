@@ -1,10 +1,12 @@
 #include "app/benchmark.h"
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 
+#include "app/optimizer_setup.h"
 #include "moe/capacity.h"
 #include "moe/moe_layer.h"
 #include "vit/vision_transformer.h"
@@ -24,6 +26,16 @@ void synchronize(const Runtime& runtime) {
 }
 
 }  // namespace
+
+double seconds_per_call(const std::function<void()>& call, const Runtime& runtime,
+                        const BenchOptions& options) {
+  for (int64_t i = 0; i < options.warmup_steps; ++i) call();
+  synchronize(runtime);
+  const auto start = Clock::now();
+  for (int64_t i = 0; i < options.steps; ++i) call();
+  synchronize(runtime);
+  return seconds_since(start) / static_cast<double>(options.steps);
+}
 
 double estimate_forward_flops(const ModelConfig& config) {
   const double tokens = static_cast<double>(config.num_tokens());
@@ -78,28 +90,30 @@ ThroughputResult measure_throughput(const ModelConfig& config, const Runtime& ru
       const VitOutput output = model->forward(images);
       loss = torch::cross_entropy_loss(output.logits.to(torch::kFloat), labels) + output.aux.total;
     }
-    optimizer.zero_grad();
+    clear_gradients(optimizer);
     loss.backward();
     optimizer.step();
   };
-  const auto infer = [&] {
-    torch::NoGradGuard no_grad;
-    AutocastScope autocast(runtime);
-    return model->forward(images).logits;
+  const auto infer = [&](bool keep_routing) {
+    return [&, keep_routing] {
+      torch::NoGradGuard no_grad;
+      AutocastScope autocast(runtime);
+      model->forward(images, keep_routing);
+    };
   };
-  const auto images_per_second = [&](const auto& step) {
-    for (int64_t i = 0; i < options.warmup_steps; ++i) step();
-    synchronize(runtime);
-    const auto start = Clock::now();
-    for (int64_t i = 0; i < options.steps; ++i) step();
-    synchronize(runtime);
-    return static_cast<double>(options.batch_size * options.steps) / seconds_since(start);
+  const auto images_per_second = [&](const std::function<void()>& step) {
+    return static_cast<double>(options.batch_size) / seconds_per_call(step, runtime, options);
   };
   ThroughputResult result;
   model->train();
   result.train_images_per_second = images_per_second(train_step);
+  if (!options.profile_path.empty()) {
+    torch::autograd::profiler::RecordProfile profile(options.profile_path);
+    for (int64_t i = 0; i < options.steps; ++i) train_step();
+  }
   model->eval();
-  result.inference_images_per_second = images_per_second(infer);
+  result.inference_images_per_second = images_per_second(infer(/*keep_routing=*/false));
+  result.inference_with_routing_images_per_second = images_per_second(infer(/*keep_routing=*/true));
   result.forward_flops_per_image = estimate_forward_flops(config);
   return result;
 }

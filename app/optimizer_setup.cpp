@@ -36,6 +36,11 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
       groups, torch::optim::AdamWOptions(config.lr).weight_decay(config.weight_decay));
 }
 
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups())
+    for (auto& parameter : group.params()) parameter.mutable_grad() = torch::Tensor();
+}
+
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);

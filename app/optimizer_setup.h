@@ -20,6 +20,11 @@ bool exempt_from_weight_decay(const std::string& name, const torch::Tensor& para
 std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
                                                 const OptimConfig& config);
 
+// Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True), LibTorch 1.13's
+// zero_grad only zeroes): saves a memset of all weights, and backward then writes the first
+// gradient instead of adding to zeros. AdamW and clip_grad_norm_ skip undefined gradients.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
 // Sets the learning rate of every group.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 

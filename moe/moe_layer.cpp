@@ -67,31 +67,33 @@ int64_t MoeLayerImpl::images_per_group(int64_t batch_size) const {
   return std::gcd(batch_size, std::min(options_.group_size, batch_size));
 }
 
-MoeLayerOutput MoeLayerImpl::forward(const torch::Tensor& inputs) {
+torch::Tensor MoeLayerImpl::group_tokens(const torch::Tensor& inputs) const {
   TORCH_CHECK(inputs.dim() == 3, "MoeLayer: expected tokens [B,N,D], got ", inputs.sizes());
   const int64_t batch = inputs.size(0), tokens = inputs.size(1), width = inputs.size(2);
   const int64_t group_images = images_per_group(batch);
-  const torch::Tensor grouped =
-      inputs.reshape({batch / group_images, group_images * tokens, width});  // [G,S,D]
+  return inputs.reshape({batch / group_images, group_images * tokens, width});  // [G,S,D]
+}
 
+RouterOutput MoeLayerImpl::route(const torch::Tensor& groups) {
+  if (options_.router == RouterKind::kSoft)
+    return route_soft(soft_router_logits(groups, phi, scale), options_.num_experts,
+                      slots_per_expert_);
+  TokenChoiceRouting routing;
+  routing.experts_per_token = options_.experts_per_token;
+  routing.capacity = capacity(groups.size(1));
+  routing.batch_priority = uses_batch_priority();
+  routing.renormalize_gates = options_.renormalize_gates;
+  routing.noise_std = options_.noise_std;
+  routing.loss_weights = options_.loss_weights;
+  return route_token_choice(torch::matmul(groups, router_weight), routing, is_training());
+}
+
+MoeLayerOutput MoeLayerImpl::forward(const torch::Tensor& inputs) {
+  const torch::Tensor groups = group_tokens(inputs);
   MoeLayerOutput output;
-  if (options_.router == RouterKind::kSoft) {
-    output.routing = route_soft(soft_router_logits(grouped, phi, scale), options_.num_experts,
-                                slots_per_expert_);
-  } else {
-    TokenChoiceRouting routing;
-    routing.experts_per_token = options_.experts_per_token;
-    routing.capacity = capacity(grouped.size(1));
-    routing.batch_priority = uses_batch_priority();
-    routing.renormalize_gates = options_.renormalize_gates;
-    routing.noise_std = options_.noise_std;
-    routing.loss_weights = options_.loss_weights;
-    output.routing =
-        route_token_choice(torch::matmul(grouped, router_weight), routing, is_training());
-  }
+  output.routing = route(groups);
   const DispatchPlan& plan = output.routing.plan;
-  output.output =
-      combine(plan, experts->forward(dispatch(plan, grouped))).reshape({batch, tokens, width});
+  output.output = combine(plan, experts->forward(dispatch(plan, groups))).reshape(inputs.sizes());
   return output;
 }
 

@@ -26,6 +26,10 @@ class MoeLayerImpl : public torch::nn::Module {
 
   // inputs [B,N,D] → output [B,N,D] + routing.
   MoeLayerOutput forward(const torch::Tensor& inputs);
+  // The steps of forward, public so the benchmarks can time each apart:
+  // inputs [B,N,D] → groups [G,S,D]; then the router alone: groups → plan + aux losses.
+  torch::Tensor group_tokens(const torch::Tensor& inputs) const;
+  RouterOutput route(const torch::Tensor& groups);
 
   const MoeOptions& options() const { return options_; }
   // Changes the capacity used in eval mode: trades compute for accuracy at inference (V-MoE).

@@ -98,9 +98,44 @@ TEST(Cli, BenchRunsInBothPrecisions) {
     EXPECT_GT(summary["infer_img_s"].get<double>(), 0.0);
     EXPECT_GT(summary["gemm_peak_fp32_gflop_s"].get<double>(), 0.0);
     EXPECT_GT(summary["forward_gflop_per_image"].get<double>(), 0.0);
+    EXPECT_GT(summary["infer_with_routing_img_s"].get<double>(), 0.0);
+    for (const std::string part :
+         {"attention", "dense_ffn", "router", "dispatch", "experts", "combine", "moe_layer"})
+      EXPECT_GT(summary["parts_ms"][part].get<double>(), 0.0) << part;
     // bf16 runs where the CPU has it, and says fp32 where it fell back.
     EXPECT_TRUE(summary["precision"] == precision || summary["precision"] == "fp32");
   }
+}
+
+TEST(Cli, BenchComparesTheMoeLayerWithDenseForEachExpertCount) {
+  const std::string bench = kMoevit + " bench --steps 1 --warmup 0 --batch 4 --json --config ";
+  const auto result =
+      run_command(bench + MOEVIT_SOURCE_DIR "/configs/fmnist-soft.yaml --experts 2,16");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json summary =
+      nlohmann::json::parse(result.output.substr(result.output.find('{')));
+  EXPECT_EQ(summary["moe_over_dense_ffn_by_experts"].size(), 2u);
+  EXPECT_GT(summary["moe_over_dense_ffn_by_experts"]["16"].get<double>(), 0.0);
+  // A dense config has no MoE layer to compare: refused, naming the key.
+  const auto dense =
+      run_command(bench + MOEVIT_SOURCE_DIR "/configs/fmnist-dense.yaml --experts 8");
+  EXPECT_EQ(dense.exit_code, 1);
+  EXPECT_NE(dense.output.find("moe.router"), std::string::npos) << dense.output;
+}
+
+TEST(Cli, BenchWritesAProfilerTraceThatParses) {
+  TempDir dir;
+  const auto result =
+      run_command(kMoevit + " bench --steps 1 --warmup 0 --batch 2 --config " +
+                  MOEVIT_SOURCE_DIR "/configs/fmnist-topk.yaml --profile " + (dir / "trace.json"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::ifstream trace(dir / "trace.json");
+  const nlohmann::json events = nlohmann::json::parse(trace);
+  ASSERT_TRUE(events.is_array());
+  bool has_matrix_product = false;
+  for (const nlohmann::json& event : events)
+    has_matrix_product |= event.value("name", "").find("mm") != std::string::npos;
+  EXPECT_TRUE(has_matrix_product) << "no matrix product among " << events.size() << " events";
 }
 
 TEST(Cli, UnknownCommandSuggestsTheClosest) {

@@ -23,14 +23,14 @@ TEST(OptimizerSetup, NoDecayOnNormsBiasesEmbeddingsAndScale) {
   std::set<std::string> exempt;
   for (const auto& item : model->named_parameters())
     if (exempt_from_weight_decay(item.key(), item.value())) exempt.insert(item.key());
-  for (const std::string& name :
+  for (const char* name :
        {"position_embedding", "class_token", "blocks.1.moe.scale", "blocks.0.norm1.weight",
         "blocks.0.norm1.bias", "blocks.0.attention.qkv.bias", "blocks.1.moe.experts.fc1_bias",
         "head.bias", "norm.weight"})
     EXPECT_TRUE(exempt.count(name)) << name;
-  for (const std::string& name : {"blocks.0.attention.qkv.weight", "blocks.0.mlp.fc1.weight",
-                                  "blocks.1.moe.experts.fc1_weight", "blocks.1.moe.phi",
-                                  "head.weight", "patch_embed.projection.weight"})
+  for (const char* name : {"blocks.0.attention.qkv.weight", "blocks.0.mlp.fc1.weight",
+                           "blocks.1.moe.experts.fc1_weight", "blocks.1.moe.phi", "head.weight",
+                           "patch_embed.projection.weight"})
     EXPECT_FALSE(exempt.count(name)) << name;
 }
 

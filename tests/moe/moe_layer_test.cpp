@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "moe/dispatch_plan.h"
 #include "moe/routing_stats.h"
 #include "vit/mlp.h"
 
@@ -84,7 +85,9 @@ TEST(MoeLayer, SmallCapacityDropsTokensWhichGetZeroOutput) {
   const int64_t experts_used = std::get<0>(at::_unique(plan.expert_index)).numel();
   EXPECT_EQ(dropped.sum().item<int64_t>(), 8 - experts_used);
   for (int64_t n = 0; n < 8; ++n) {
-    if (dropped[n].item<bool>()) EXPECT_EQ(out.output[0][n].abs().sum().item<float>(), 0.0f);
+    if (dropped[n].item<bool>()) {
+      EXPECT_EQ(out.output[0][n].abs().sum().item<float>(), 0.0f);
+    }
   }
 }
 
@@ -160,6 +163,26 @@ TEST(MoeLayer, NoiseOnlyInTrainingAndFixedSeedRepeats) {
   const torch::Tensor train_c = layer->forward(x).routing.plan.gate;
   EXPECT_TRUE(torch::equal(train_a, train_b));
   EXPECT_FALSE(torch::equal(train_a, train_c));
+}
+
+TEST(MoeLayer, ForwardIsItsPublicStepsComposed) {
+  // The benchmarks time group_tokens → route → dispatch → experts → combine one by one: the
+  // composition must be exactly the layer, for token choice (with drops) and soft.
+  for (const RouterKind router : {RouterKind::kPriority, RouterKind::kSoft}) {
+    torch::manual_seed(3);
+    MoeOptions options = options_for(router, 4);
+    options.eval_capacity_factor = 0.5;
+    options.group_size = 2;
+    MoeLayer layer(options, /*dim=*/8, /*hidden=*/16, /*tokens_per_image=*/6);
+    layer->eval();
+    const torch::Tensor x = torch::randn({4, 6, 8});
+    const torch::Tensor groups = layer->group_tokens(x);
+    EXPECT_EQ(groups.sizes(), (std::vector<int64_t>{2, 12, 8}));
+    const DispatchPlan plan = layer->route(groups).plan;
+    const torch::Tensor by_steps =
+        combine(plan, layer->experts->forward(dispatch(plan, groups))).reshape(x.sizes());
+    EXPECT_TRUE(torch::equal(layer->forward(x).output, by_steps)) << to_string(router);
+  }
 }
 
 TEST(MoeLayer, RefusesDenseRouter) {

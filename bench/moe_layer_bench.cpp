@@ -1,0 +1,79 @@
+// One MoE layer against the dense FFN it replaces, forward + backward, as the expert count grows
+// (k and hidden width fixed): MoE cost should follow the active parameters, not the total.
+// Shapes: Fashion-MNIST backbone (D 192, H 768, 49 tokens, batch 128) and ViT-S/16 at 224
+// (D 384, H 1536, 196 tokens, batch 32).
+//   build/moevit_bench --benchmark_filter='DenseFfn|MoeLayer'
+// `moevit bench --config F --experts 8,32,128` prints the same ratio for any config.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "moe/moe_layer.h"
+#include "vit/mlp.h"
+
+namespace moevit {
+namespace {
+
+struct LayerShape {
+  int64_t batch, tokens, dim, hidden;
+};
+constexpr LayerShape kShapes[] = {{128, 49, 192, 768}, {32, 196, 384, 1536}};
+
+void use_every_core() {
+  static const bool once = [] {
+    torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+    return true;
+  }();
+  (void)once;
+}
+
+// Times forward + backward of `layer` (a callable tokens → output) on random tokens.
+template <typename Layer>
+void run_forward_backward(benchmark::State& state, const LayerShape& shape, Layer&& layer) {
+  const torch::Tensor tokens =
+      torch::randn({shape.batch, shape.tokens, shape.dim}).requires_grad_();
+  const torch::Tensor gradient = torch::randn({shape.batch, shape.tokens, shape.dim});
+  for (auto _ : state) layer(tokens).backward(gradient);
+  state.counters["ms"] = benchmark::Counter(
+      1e3 * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Arg 0: shape index.
+void BM_DenseFfn(benchmark::State& state) {
+  use_every_core();
+  const LayerShape shape = kShapes[state.range(0)];
+  Mlp ffn(shape.dim, shape.hidden);
+  run_forward_backward(state, shape, [&](const torch::Tensor& x) { return ffn->forward(x); });
+}
+
+// Args: shape index, router (RouterKind), experts. Top-k at k = 1, capacity factor 1.0; soft
+// with E·slots ≈ tokens of one image.
+void BM_MoeLayer(benchmark::State& state) {
+  use_every_core();
+  const LayerShape shape = kShapes[state.range(0)];
+  MoeOptions options;
+  options.router = static_cast<RouterKind>(state.range(1));
+  options.num_experts = state.range(2);
+  options.experts_per_token = 1;
+  options.capacity_factor = 1.0;
+  MoeLayer layer(options, shape.dim, shape.hidden, shape.tokens);
+  layer->train();
+  run_forward_backward(state, shape, [&](const torch::Tensor& x) {
+    const MoeLayerOutput output = layer->forward(x);
+    return output.output + 0 * output.routing.aux.total;  // the aux loss's backward counts too
+  });
+  state.SetLabel(to_string(options.router) + " E=" + std::to_string(options.num_experts));
+}
+
+BENCHMARK(BM_DenseFfn)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_MoeLayer)
+    ->ArgsProduct({{0, 1},
+                   {static_cast<int64_t>(RouterKind::kTopK),
+                    static_cast<int64_t>(RouterKind::kSoft)},
+                   {8, 32, 128}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+
+}  // namespace
+}  // namespace moevit
