@@ -1,17 +1,24 @@
 // moevit train --config F [--set key=value ...] [--resume DIR|CKPT] [--out DIR]
+//              [--nproc N | --rank R --world-size W --master HOST:PORT] [--backend gloo]
 #include <unistd.h>
 
 #include <filesystem>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "app/canvas.h"
 #include "app/checkpoint.h"
 #include "app/cli_options.h"
 #include "app/commands.h"
 #include "app/data_setup.h"
+#include "app/distributed.h"
+#include "app/launcher.h"
+#include "app/runtime.h"
 #include "app/training.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
@@ -53,6 +60,40 @@ Config config_for_run(const cxxopts::ParseResult& options, const std::string& re
   return parse_config(read_checkpoint_state(resume_path).config_yaml, resume_path, overrides);
 }
 
+// This process's place in a data-parallel job: --rank/--world-size/--master, else the torchrun
+// variables, else a single process.
+WorldOptions world_options(const cxxopts::ParseResult& options, const Config& config) {
+  WorldOptions world;
+  const auto from_environment =
+      world_from_environment([](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        return value ? std::optional<std::string>(value) : std::nullopt;
+      });
+  if (from_environment) world = *from_environment;
+  if (options.count("world-size")) world.world_size = options["world-size"].as<int64_t>();
+  if (options.count("rank")) world.rank = options["rank"].as<int64_t>();
+  if (options.count("master")) parse_master_address(options["master"].as<std::string>(), world);
+  if (options.count("backend")) world.backend = options["backend"].as<std::string>();
+  world.timeout = std::chrono::seconds(config.run.collective_timeout_s);
+  world.check();
+  return world;
+}
+
+// The arguments each launched rank gets: ours without --nproc and its value.
+std::vector<std::string> arguments_without_nproc(const CommandArgs& args) {
+  std::vector<std::string> kept{"train"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& argument = args[i];
+    if (argument == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (argument.rfind("--nproc=", 0) == 0) continue;
+    kept.push_back(argument);
+  }
+  return kept;
+}
+
 }  // namespace
 
 int run_train(const CommandArgs& args) {
@@ -61,17 +102,35 @@ int run_train(const CommandArgs& args) {
   parser.add_options()("resume", "continue from a checkpoint or an output folder's last.pt",
                        cxxopts::value<std::string>())("out", "output folder (run.output_dir)",
                                                       cxxopts::value<std::string>());
+  parser.add_options("Data parallel")(
+      "nproc", "start N processes on this machine (cores shared out) and wait for them",
+      cxxopts::value<int64_t>())("rank", "this process's rank (or RANK)",
+                                 cxxopts::value<int64_t>())(
+      "world-size", "number of processes in the job (or WORLD_SIZE)", cxxopts::value<int64_t>())(
+      "master", "rank 0's HOST:PORT for the rendezvous (or MASTER_ADDR, MASTER_PORT)",
+      cxxopts::value<std::string>())("backend", "gloo (CPU); nccl in CUDA builds",
+                                     cxxopts::value<std::string>());
   const cxxopts::ParseResult options = parse_command_line(parser, args);
   if (print_help_if_asked(parser, options)) return 0;
+  if (options.count("nproc") && !std::getenv("RANK")) {
+    LaunchOptions launch;
+    launch.num_processes = options["nproc"].as<int64_t>();
+    launch.arguments = arguments_without_nproc(args);
+    launch.threads_per_process = std::max<int64_t>(
+        1, static_cast<int64_t>(std::thread::hardware_concurrency()) / launch.num_processes);
+    return launch_local_processes(launch);
+  }
   const std::string resume_path =
       options.count("resume") ? resolve_resume_path(options["resume"].as<std::string>()) : "";
   Config config = config_for_run(options, resume_path);
   if (options.count("out")) config.run.output_dir = options["out"].as<std::string>();
   require_data_root(config);
 
+  World world(world_options(options, config));
+  const bool is_main = world.is_main();
   std::string warning;
   const Runtime runtime = configure_runtime(config.run, &warning);
-  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+  if (!warning.empty() && is_main) std::fprintf(stderr, "%s\n", warning.c_str());
   const TrainValFolders folders = resolve_train_val(config.data.root, config.data.val_split,
                                                     static_cast<uint64_t>(config.run.seed));
   config.model.num_classes = static_cast<int64_t>(folders.train.class_names.size());
@@ -79,18 +138,25 @@ int run_train(const CommandArgs& args) {
   const WarningSink warn = [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
   };
-  ImageLoader train_loader(folders.train, transform_options(config),
-                           loader_options(config, TransformMode::kTrain), warn);
+  ImageLoader train_loader(
+      folders.train, transform_options(config),
+      loader_options(config, TransformMode::kTrain, world.rank(), world.size()), warn);
   ImageLoader val_loader(folders.val, transform_options(config),
                          loader_options(config, TransformMode::kEval), warn);
   Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
-                                 train_loader.batches_per_epoch(), resume_path);
+                                 train_loader.batches_per_epoch(), resume_path, &world);
+  if (!is_main) {  // computes and all-reduces; rank 0 reports and writes
+    train(trainer, train_loader, val_loader, TrainHooks{});
+    return 0;
+  }
   std::filesystem::create_directories(trainer.output_dir);
   write_text_file(trainer.output_dir + "/config.yaml", dump_config(trainer.config));
 
-  std::printf("train %s: %zu train / %zu val images, %zu classes, %s%s\n", config.source.c_str(),
+  const std::string processes =
+      world.size() > 1 ? ", " + std::to_string(world.size()) + " processes (gloo)" : "";
+  std::printf("train %s: %zu train / %zu val images, %zu classes, %s%s%s\n", config.source.c_str(),
               folders.train.samples.size(), folders.val.samples.size(),
-              folders.train.class_names.size(), runtime.description.c_str(),
+              folders.train.class_names.size(), runtime.description.c_str(), processes.c_str(),
               resume_path.empty() ? "" : (", resumed from " + resume_path).c_str());
   std::fflush(stdout);
   TrainHooks hooks;

@@ -233,6 +233,7 @@ void check_run(const Checker& check, const RunConfig& run) {
   check(!run.output_dir.empty(), "run.output_dir", "a folder name", "''");
   check.at_least(run.log_every, 1, "run.log_every");
   check.at_least(run.checkpoint_every_steps, 0, "run.checkpoint_every_steps");
+  check.at_least(run.collective_timeout_s, 1, "run.collective_timeout_s");
 }
 
 std::string source_of(const Config& config) {

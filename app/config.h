@@ -57,6 +57,9 @@ struct RunConfig {
   Precision precision = Precision::kFp32;
   int64_t log_every = 20;              // steps between log lines
   int64_t checkpoint_every_steps = 0;  // 0 = at the end of each epoch only
+  // Data parallel: rendezvous and each collective give up after this many seconds, so a rank
+  // that hangs or dies never hangs the others (a dead peer is usually seen at once).
+  int64_t collective_timeout_s = 300;
 };
 
 struct Config {

@@ -266,6 +266,7 @@ std::vector<ConfigField> make_fields() {
       field("run.precision", precision, run, &RunConfig::precision),
       field("run.log_every", integer, run, &RunConfig::log_every),
       field("run.checkpoint_every_steps", integer, run, &RunConfig::checkpoint_every_steps),
+      field("run.collective_timeout_s", integer, run, &RunConfig::collective_timeout_s),
   };
 }
 

@@ -1,5 +1,8 @@
 #include "app/data_setup.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace moevit {
 
 TransformOptions transform_options(const Config& config) {
@@ -23,9 +26,18 @@ TransformOptions transform_options(const Config& config) {
   return transform;
 }
 
-LoaderOptions loader_options(const Config& config, TransformMode mode) {
+LoaderOptions loader_options(const Config& config, TransformMode mode, int64_t shard,
+                             int64_t num_shards) {
+  if (config.optim.batch_size % num_shards != 0)
+    throw std::invalid_argument("optim.batch_size: expected a multiple of the " +
+                                std::to_string(num_shards) +
+                                " processes (the global batch is "
+                                "split evenly), got " +
+                                std::to_string(config.optim.batch_size));
   LoaderOptions options;
-  options.batch_size = config.optim.batch_size;
+  options.batch_size = config.optim.batch_size / num_shards;
+  options.shard = shard;
+  options.num_shards = num_shards;
   options.num_workers = config.data.workers;
   options.shuffle = mode == TransformMode::kTrain;
   options.drop_last = mode == TransformMode::kTrain && config.data.drop_last;

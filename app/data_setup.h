@@ -10,6 +10,9 @@ namespace moevit {
 TransformOptions transform_options(const Config& config);
 
 // Loader options for training (shuffled, augmented) or evaluation (in order, center crop).
-LoaderOptions loader_options(const Config& config, TransformMode mode);
+// Data parallel training: optim.batch_size is the global batch; each of `num_shards` ranks
+// loads its 1/num_shards share of every step (the batch must divide evenly).
+LoaderOptions loader_options(const Config& config, TransformMode mode, int64_t shard = 0,
+                             int64_t num_shards = 1);
 
 }  // namespace moevit

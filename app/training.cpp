@@ -11,6 +11,7 @@
 
 #include "app/checkpoint.h"
 #include "app/curves.h"
+#include "app/distributed.h"
 #include "app/evaluation.h"
 #include "app/metrics_log.h"
 #include "app/optimizer_setup.h"
@@ -61,8 +62,10 @@ std::string resolve_resume_path(const std::string& resume) {
 }
 
 Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::string> class_names,
-                     int64_t train_batches_per_epoch, const std::string& resume_path) {
+                     int64_t train_batches_per_epoch, const std::string& resume_path,
+                     World* world) {
   Trainer trainer;
+  trainer.world = world;
   trainer.config = std::move(config);
   trainer.runtime = runtime;
   trainer.class_names = std::move(class_names);
@@ -105,6 +108,15 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
       generator.set_state(state.rng_state);
     }
   }
+  if (world && world->size() > 1) {
+    std::vector<torch::Tensor> state = trainer.model->parameters();
+    for (const torch::Tensor& buffer : trainer.model->buffers()) state.push_back(buffer);
+    world->broadcast(state, /*root=*/0);
+    // Rank 0 keeps the one-process random stream; the others draw their own routing noise.
+    if (world->rank() > 0)
+      torch::manual_seed(static_cast<uint64_t>(trainer.config.run.seed) + 7919 * world->rank() +
+                         static_cast<uint64_t>(trainer.step));
+  }
   return trainer;
 }
 
@@ -118,6 +130,8 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
   auto cross_entropy_options =
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(optim.label_smoothing);
 
+  const int64_t world_size = trainer.world ? trainer.world->size() : 1;
+  const bool is_main = !trainer.world || trainer.world->is_main();
   for (; trainer.epoch < trainer.total_epochs && trainer.step < total_steps; ++trainer.epoch) {
     const auto epoch_start = Clock::now();
     train_loader.start_epoch(trainer.epoch);
@@ -150,14 +164,15 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
                                  "; stopped (lower optim.lr or raise optim.grad_clip); the last "
                                  "good checkpoint is " +
                                  trainer.output_dir + "/last.pt");
-      trainer.optimizer->zero_grad();
+      clear_gradients(*trainer.optimizer);
       loss.backward();
+      if (trainer.world) trainer.world->average_gradients(parameters);  // before clipping
       if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, optim.grad_clip);
       trainer.optimizer->step();
       ++trainer.step;
       ++trainer.batches_into_epoch;
       ++batches;
-      images += labels.size(0);
+      images += labels.size(0) * world_size;  // the ranks' batches are equal
       loss_sum += loss_value;
       aux_sum += aux.item<double>();
 
@@ -174,14 +189,24 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
                                (seconds_since(epoch_start) / static_cast<double>(batches));
         hooks.on_progress(progress);
       }
-      if (config.run.checkpoint_every_steps > 0 &&
+      if (is_main && config.run.checkpoint_every_steps > 0 &&
           trainer.step % config.run.checkpoint_every_steps == 0)
         save_run_checkpoint(trainer, "last.pt");
     }
     const double train_seconds = seconds_since(epoch_start);
-    const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime);
     trainer.batches_into_epoch = 0;
     const int64_t finished_epoch = trainer.epoch + 1;
+    if (trainer.world) {  // the epoch's loss over every rank's batches
+      torch::Tensor sums = torch::tensor({loss_sum, aux_sum}, torch::kDouble);
+      trainer.world->all_reduce_sum(sums);
+      loss_sum = sums[0].item<double>() / world_size;
+      aux_sum = sums[1].item<double>() / world_size;
+    }
+    if (!is_main) {  // rank 0 validates and writes; wait for it, then go on together
+      trainer.world->barrier();
+      continue;
+    }
+    const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime);
 
     nlohmann::json record = {{"epoch", finished_epoch},
                              {"step", trainer.step},
@@ -207,7 +232,9 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
           {finished_epoch, record,
            summary_line(finished_epoch, trainer.total_epochs, batches ? loss_sum / batches : 0.0,
                         val, seconds_since(epoch_start))});
+    if (trainer.world) trainer.world->barrier();
   }
+  if (!is_main) return;
   // OUT/curves.png from OUT/metrics.jsonl (absent when a finished run is resumed).
   if (std::filesystem::exists(trainer.output_dir + "/metrics.jsonl")) plot_run(trainer.output_dir);
 }

@@ -18,6 +18,7 @@
 namespace moevit {
 
 class ImageLoader;
+class World;
 
 struct TrainProgress {
   int64_t epoch = 0;  // 1-based, of total_epochs
@@ -55,12 +56,19 @@ struct Trainer {
   int64_t epoch = 0, step = 0, batches_into_epoch = 0;
   double best_top1 = -1;
   std::string output_dir;
+  // Data parallel: this process's place in the job (nullptr: one process). Rank 0 alone
+  // validates and writes metrics, checkpoints and curves; the others wait for it.
+  World* world = nullptr;
 };
 
 // Builds model and optimizer for `config`, with `train_batches_per_epoch` batches per epoch.
 // resume_path: a checkpoint or an output folder holding last.pt (empty for a fresh run).
+// With a world, rank 0's weights are broadcast, so every rank starts from the same model; the
+// routing noise stays rank-specific. Steps count global batches, so a checkpoint resumes with
+// any number of processes.
 Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::string> class_names,
-                     int64_t train_batches_per_epoch, const std::string& resume_path);
+                     int64_t train_batches_per_epoch, const std::string& resume_path,
+                     World* world = nullptr);
 
 // Runs the remaining epochs. Throws std::runtime_error when the loss becomes NaN/Inf (the
 // last good checkpoint stays).

@@ -26,6 +26,13 @@ std::string reason_without_path(const std::string& message, const std::string& p
   return message.compare(0, prefix.size(), prefix) == 0 ? message.substr(prefix.size()) : message;
 }
 
+// Batches of one epoch before sharding.
+int64_t unsharded_batches(const LoaderOptions& options, const ImageFolder& folder) {
+  const int64_t num_samples = static_cast<int64_t>(folder.samples.size());
+  return options.drop_last ? num_samples / options.batch_size
+                           : (num_samples + options.batch_size - 1) / options.batch_size;
+}
+
 }  // namespace
 
 void LoaderOptions::check() const {
@@ -38,6 +45,8 @@ void LoaderOptions::check() const {
   require(num_workers >= 0, "num_workers", ">= 0 (0: one per hardware thread)", num_workers);
   require(prefetch_batches >= 0, "prefetch_batches", ">= 0 (0: two per worker)", prefetch_batches);
   require(max_image_pixels > 0, "max_image_pixels", "> 0", max_image_pixels);
+  require(num_shards > 0, "num_shards", "> 0", num_shards);
+  require(shard >= 0 && shard < num_shards, "shard", "0 <= shard < num_shards", shard);
 }
 
 struct ImageLoader::State {
@@ -68,10 +77,16 @@ struct ImageLoader::State {
   std::vector<std::thread> workers;
 
   void work();
+  // The epoch's batch number (over all shards) of this shard's `local_batch`-th batch.
+  int64_t global_batch(int64_t local_batch) const;
   Batch build_batch(const std::vector<int64_t>& sample_indices, int64_t batch_epoch,
                     uint64_t batch_generation);
   void report_unreadable(int64_t sample_index, const std::string& reason);
 };
+
+int64_t ImageLoader::State::global_batch(int64_t local_batch) const {
+  return (local_batch * options.num_shards + options.shard) % unsharded_batches(options, folder);
+}
 
 void ImageLoader::State::work() {
   std::unique_lock<std::mutex> lock(mutex);
@@ -84,7 +99,7 @@ void ImageLoader::State::work() {
     const int64_t batch_number = next_to_claim++;
     const uint64_t batch_generation = generation;
     const int64_t batch_epoch = epoch;
-    const int64_t begin = batch_number * options.batch_size;
+    const int64_t begin = global_batch(batch_number) * options.batch_size;
     const int64_t end = std::min<int64_t>(begin + options.batch_size, order.size());
     std::vector<int64_t> sample_indices;
     for (int64_t position = begin; position < end; ++position)
@@ -243,10 +258,8 @@ std::optional<Batch> ImageLoader::next_batch() {
 }
 
 int64_t ImageLoader::batches_per_epoch() const {
-  const int64_t num_samples = static_cast<int64_t>(state_->folder.samples.size());
-  const int64_t batch_size = state_->options.batch_size;
-  return state_->options.drop_last ? num_samples / batch_size
-                                   : (num_samples + batch_size - 1) / batch_size;
+  const int64_t shards = state_->options.num_shards;
+  return (unsharded_batches(state_->options, state_->folder) + shards - 1) / shards;
 }
 
 const ImageFolder& ImageLoader::folder() const {

@@ -33,6 +33,13 @@ struct LoaderOptions {
   TransformMode mode = TransformMode::kTrain;
   uint64_t seed = 0;  // shuffles and augmentations derive from it
   int64_t max_image_pixels = kDefaultMaxImagePixels;
+  // Data parallel (torch's DistributedSampler): the epoch's batches b = 0, 1, ... are dealt
+  // round robin, shard s taking b = s, s + num_shards, ...; the deal wraps around to the first
+  // batches so that every shard takes the same number, ceil(batches / num_shards). All shards
+  // share the seed, hence the order: step t of the shards together is batches t·num_shards to
+  // t·num_shards + num_shards − 1, the batch one process with num_shards·batch_size would take.
+  int64_t shard = 0;
+  int64_t num_shards = 1;
 
   // Throws std::invalid_argument naming the field, e.g. "loader.batch_size: expected > 0, got 0".
   void check() const;

@@ -82,7 +82,7 @@ optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight
         warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, grad_clip: 0.5,
         label_smoothing: 0.2, aux_loss_weight: 0.5}
 run: {seed: 42, device: cpu, threads: 2, output_dir: runs/x, precision: bf16, log_every: 5,
-      checkpoint_every_steps: 50}
+      checkpoint_every_steps: 50, collective_timeout_s: 45}
 )";
 
 // Field-by-field equality through the key table, which covers every field.
@@ -139,6 +139,7 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.run.device, Device::kCpu);
   EXPECT_EQ(config.run.precision, Precision::kBf16);
   EXPECT_EQ(config.run.checkpoint_every_steps, 50);
+  EXPECT_EQ(config.run.collective_timeout_s, 45);
   // The fixture really changes every key but the three documented ones.
   const Config defaults;
   for (const ConfigField& row : config_fields()) {

@@ -112,6 +112,48 @@ TEST(ImageLoader, EveryImageExactlyOncePerEpochWithAnyWorkerCount) {
   }
 }
 
+TEST(ImageLoader, ShardsSplitTheEpochLikeOneLoaderWithTheUnionBatch) {
+  // 23 images in batches of 2: 12 batches (the last of 1), dealt to 3 shards → 4 each.
+  TempDir root;
+  const ImageFolder folder = write_folder(root);
+  ImageLoader whole(folder, readable_transform(), loader_options(2, 1));
+  const std::vector<Batch> unsharded = run_epoch(whole, 3);
+  std::vector<std::vector<Batch>> shards;
+  for (int64_t shard = 0; shard < 3; ++shard) {
+    LoaderOptions options = loader_options(2, 2);
+    options.shard = shard;
+    options.num_shards = 3;
+    ImageLoader loader(folder, readable_transform(), options);
+    EXPECT_EQ(loader.batches_per_epoch(), 4);
+    shards.push_back(run_epoch(loader, 3));
+    ASSERT_EQ(shards.back().size(), 4u);
+  }
+  std::multiset<int64_t> seen;
+  for (int64_t step = 0; step < 4; ++step)
+    for (int64_t shard = 0; shard < 3; ++shard) {
+      // Step t of shard s is batch 3t + s of the unsharded epoch.
+      const Batch& batch = shards[shard][step];
+      EXPECT_EQ(batch.sample_indices, unsharded[3 * step + shard].sample_indices)
+          << "step " << step << ", shard " << shard;
+      seen.insert(batch.sample_indices.begin(), batch.sample_indices.end());
+    }
+  // 12 batches dealt as 4 × 3: no padding needed, every image exactly once.
+  for (int64_t index = 0; index < 23; ++index) EXPECT_EQ(seen.count(index), 1u) << index;
+
+  // 23 images, batches of 5 → 5 batches over 2 shards → 3 each: the deal wraps to batch 0.
+  std::multiset<int64_t> wrapped;
+  for (int64_t shard = 0; shard < 2; ++shard) {
+    LoaderOptions options = loader_options(5, 1);
+    options.shard = shard;
+    options.num_shards = 2;
+    ImageLoader loader(folder, readable_transform(), options);
+    for (const Batch& batch : run_epoch(loader, 0))
+      wrapped.insert(batch.sample_indices.begin(), batch.sample_indices.end());
+  }
+  EXPECT_EQ(wrapped.size(), 28u);  // 23 + the 5 of the repeated first batch
+  EXPECT_EQ(std::set<int64_t>(wrapped.begin(), wrapped.end()).size(), 23u);
+}
+
 TEST(ImageLoader, DropLastDropsTheShortBatch) {
   TempDir root;
   LoaderOptions options = loader_options(5, 2);
@@ -239,6 +281,11 @@ TEST(LoaderOptions, CheckNamesTheField) {
   options = LoaderOptions();
   options.num_workers = -1;
   EXPECT_THROW(options.check(), std::invalid_argument);
+  options = LoaderOptions();
+  options.num_shards = 2;
+  options.shard = 2;
+  EXPECT_EQ(error_message([&] { options.check(); }),
+            "loader.shard: expected 0 <= shard < num_shards, got 2");
   TempDir root;
   TransformOptions transform = readable_transform();
   transform.channels = 3;  // mean and std still have one value
