@@ -116,6 +116,7 @@ std::vector<std::pair<int64_t, double>> moe_over_dense_by_experts(
   for (const int64_t experts : expert_counts) {
     ModelConfig scaled = config;
     scaled.moe.num_experts = experts;
+    scaled.moe.slots_per_expert = 0;  // soft: slots follow E, so E·slots stays ≈ the tokens
     check_moe_options(scaled.moe);  // e.g. refuses k > E with the key named
     ratios.emplace_back(experts, measure_layer_parts(scaled, runtime, options).moe_over_dense());
   }

@@ -32,8 +32,9 @@ struct LayerPartTimes {
 LayerPartTimes measure_layer_parts(const ModelConfig& config, const Runtime& runtime,
                                    const BenchOptions& options);
 
-// (E, MoE layer ÷ dense FFN) for each expert count, everything else as in `config`; soft
-// layers with automatic slots keep E·slots ≈ tokens. `config` must have an MoE router.
+// (E, MoE layer ÷ dense FFN) for each expert count, everything else as in `config` but soft
+// slots, which become automatic (round(tokens / E), at least 1) so that E·slots stays ≈ the
+// tokens as E grows. `config` must have an MoE router.
 std::vector<std::pair<int64_t, double>> moe_over_dense_by_experts(
     const ModelConfig& config, const Runtime& runtime, const BenchOptions& options,
     const std::vector<int64_t>& expert_counts);

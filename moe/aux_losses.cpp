@@ -63,13 +63,17 @@ at::Tensor router_z_loss(const at::Tensor& logits) {
 
 AuxLosses token_choice_aux_losses(const Gates& gates, int64_t experts_per_token,
                                   const AuxLossWeights& weights) {
-  AuxLosses losses;
-  losses.importance = importance_loss(gates.clean_probs);
-  losses.load = gates.noise_std > 0 ? load_loss(gates.clean_logits, gates.noisy_logits,
-                                                gates.noise_std, experts_per_token)
-                                    : losses.importance;
-  losses.switch_balance = switch_balance_loss(gates.probs);
-  losses.z_loss = router_z_loss(gates.clean_logits);
+  // Only weighted terms are computed (each costs a pass over [G,S,E], the load loss an erfc on
+  // top); a term with weight 0 is reported as 0.
+  AuxLosses losses = AuxLosses::zeros(gates.clean_logits.options());
+  if (weights.importance != 0 || (weights.load != 0 && gates.noise_std <= 0))
+    losses.importance = importance_loss(gates.clean_probs);
+  if (weights.load != 0)
+    losses.load = gates.noise_std > 0 ? load_loss(gates.clean_logits, gates.noisy_logits,
+                                                  gates.noise_std, experts_per_token)
+                                      : losses.importance;
+  if (weights.switch_balance != 0) losses.switch_balance = switch_balance_loss(gates.probs);
+  if (weights.z_loss != 0) losses.z_loss = router_z_loss(gates.clean_logits);
   losses.total = weights.importance * losses.importance + weights.load * losses.load +
                  weights.switch_balance * losses.switch_balance + weights.z_loss * losses.z_loss;
   return losses;

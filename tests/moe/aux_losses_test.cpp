@@ -69,6 +69,21 @@ TEST(AuxLosses, WeightedTotalAndLoadEqualsImportanceWithoutNoise) {
   EXPECT_NEAR(losses.total.item<double>(), expected, 1e-5);
 }
 
+TEST(AuxLosses, UnweightedTermsAreSkippedAndReportedAsZero) {
+  const torch::Tensor logits = torch::randn({3, 10, 4});
+  const Gates gates = compute_gates(logits, /*noise_std=*/1.0, /*training=*/false);
+  AuxLossWeights weights;
+  weights.importance = 0;
+  weights.load = 0.25;  // without noise the load loss is the importance loss
+  weights.switch_balance = 0;
+  weights.z_loss = 0;
+  const AuxLosses losses = token_choice_aux_losses(gates, 1, weights);
+  EXPECT_NEAR(losses.load.item<double>(), importance_loss(gates.clean_probs).item<double>(), 1e-7);
+  EXPECT_EQ(losses.switch_balance.item<double>(), 0.0);
+  EXPECT_EQ(losses.z_loss.item<double>(), 0.0);
+  EXPECT_NEAR(losses.total.item<double>(), 0.25 * losses.load.item<double>(), 1e-7);
+}
+
 TEST(AuxLosses, LossesAreFiniteAndDifferentiableUnderNoise) {
   torch::manual_seed(0);
   const torch::Tensor logits = torch::randn({2, 16, 8}, torch::requires_grad());
