@@ -192,6 +192,7 @@ std::vector<ConfigField> make_fields() {
   const ListCodec<NumberCodec> numbers{number, "a non-empty list of numbers"};
   const ChoiceCodec<Pooling> pooling(
       {{"gap", Pooling::kGlobalAverage}, {"token", Pooling::kClassToken}});
+  const ChoiceCodec<Stem> stem({{"patch", Stem::kPatch}, {"conv", Stem::kConv}});
   const ChoiceCodec<RouterKind> router({{"none", RouterKind::kDense},
                                         {"dense", RouterKind::kDense},
                                         {"topk", RouterKind::kTopK},
@@ -211,6 +212,7 @@ std::vector<ConfigField> make_fields() {
       field("model.mlp_dim", integer, model, &ModelConfig::mlp_dim),
       field("model.num_classes", integer, model, &ModelConfig::num_classes),
       field("model.pooling", pooling, model, &ModelConfig::pooling),
+      field("model.stem", stem, model, &ModelConfig::stem),
       field("model.dropout", number, model, &ModelConfig::dropout),
       field("moe.router", router, moe, &MoeOptions::router),
       field("moe.num_experts", integer, moe, &MoeOptions::num_experts),

@@ -10,8 +10,15 @@ std::string to_string(Pooling pooling) {
   return pooling == Pooling::kClassToken ? "token" : "gap";
 }
 
+std::string to_string(Stem stem) {
+  return stem == Stem::kConv ? "conv" : "patch";
+}
+
 void check_model_config(const ModelConfig& config) {
   require_option(config.patch_size >= 1, "model.patch_size", "an integer >= 1",
+                 std::to_string(config.patch_size));
+  require_option(config.stem == Stem::kPatch || (config.patch_size & (config.patch_size - 1)) == 0,
+                 "model.patch_size", "a power of two with model.stem: conv",
                  std::to_string(config.patch_size));
   require_option(
       config.image_size >= config.patch_size && config.image_size % config.patch_size == 0,

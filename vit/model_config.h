@@ -13,6 +13,10 @@ namespace moevit {
 enum class Pooling { kGlobalAverage, kClassToken };
 std::string to_string(Pooling pooling);
 
+// How images become tokens (vit/patch_embed.h): one P×P convolution, or a small conv stem.
+enum class Stem { kPatch, kConv };
+std::string to_string(Stem stem);
+
 // Which transformer blocks get an MoE layer instead of the dense FFN (0-based block ids).
 // Exactly one rule is used: an explicit list if non-empty, else `last` if > 0, else `every`.
 struct MoePlacement {
@@ -31,8 +35,9 @@ struct ModelConfig {
   int64_t mlp_dim = 768;    // H, hidden width of the dense FFN and of each expert
   int64_t num_classes = 10;
   Pooling pooling = Pooling::kGlobalAverage;
-  double dropout = 0.0;  // on attention output and FFN output
-  MoeOptions moe;        // moe.router == kDense means no MoE blocks at all
+  Stem stem = Stem::kPatch;  // conv needs patch_size a power of two
+  double dropout = 0.0;      // on attention output and FFN output
+  MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
   MoePlacement placement;
 
   int64_t patches_per_side() const { return image_size / patch_size; }

@@ -9,7 +9,7 @@ namespace moevit {
 VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config) : config_(config) {
   check_model_config(config);
   patch_embed = register_module(
-      "patch_embed", PatchEmbed(config.image_size, config.patch_size, config.channels, config.dim));
+      "patch_embed", PatchEmbed(config));
   if (config.pooling == Pooling::kClassToken)
     class_token = register_parameter("class_token", torch::zeros({1, 1, config.dim}));
   position_embedding =

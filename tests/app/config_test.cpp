@@ -47,7 +47,7 @@ std::string set_refusal(const Overrides& overrides) {
 // its default (warmup_steps and blocks are set instead; at most one of each may be).
 const char* kEveryKeyChanged = R"(
 model: {image_size: 32, patch_size: 8, channels: 3, dim: 96, depth: 4, heads: 4, mlp_dim: 200,
-        num_classes: 7, pooling: token, dropout: 0.1}
+        num_classes: 7, pooling: token, stem: conv, dropout: 0.1}
 moe:
   router: priority
   num_experts: 4
@@ -122,6 +122,7 @@ TEST(Config, EmptyTextGivesTheDefaults) {
 TEST(Config, ReadsEveryTypeFromNestedMaps) {
   const Config config = parse_config(kEveryKeyChanged, "all.yaml", {});
   EXPECT_EQ(config.model.pooling, Pooling::kClassToken);
+  EXPECT_EQ(config.model.stem, Stem::kConv);
   EXPECT_DOUBLE_EQ(config.model.dropout, 0.1);
   EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
   EXPECT_EQ(config.model.moe.experts_per_token, 2);
@@ -329,6 +330,8 @@ TEST(ConfigRefusal, ModelAndMoeChecksArePrefixedWithTheSource) {
               HasSubstr("test.yaml: moe.capacity_factor: expected a number > 0, got -1"));
   EXPECT_THAT(set_refusal({"moe.eval_capacity_factor=0"}), HasSubstr("moe.eval_capacity_factor"));
   EXPECT_THAT(set_refusal({"model.heads=5"}), HasSubstr("test.yaml: model.heads"));
+  EXPECT_EQ(set_refusal({"model.stem=conv", "model.image_size=24", "model.patch_size=6"}),
+            "test.yaml: model.patch_size: expected a power of two with model.stem: conv, got 6");
 }
 
 TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {

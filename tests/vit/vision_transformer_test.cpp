@@ -38,6 +38,40 @@ TEST(VisionTransformer, LogitShapesForChannelsImageAndPatchSizes) {
         }
 }
 
+TEST(VisionTransformer, ConvStemGivesOneTokenPerPatchFromOverlappingConvolutions) {
+  for (int64_t patch : {1, 2, 4, 16}) {
+    ModelConfig config = tiny_config(RouterKind::kSoft, /*channels=*/3, /*image=*/16, patch);
+    config.stem = Stem::kConv;
+    VisionTransformer model(config);
+    // log2(P) stride-2 3x3 convolutions with a ReLU each, widths doubling up to D = 16.
+    torch::nn::Sequential stem = model->patch_embed->conv_stem;
+    int64_t halvings = 0;
+    while ((int64_t{1} << halvings) < patch) ++halvings;
+    ASSERT_EQ(static_cast<int64_t>(stem->size()), 2 * halvings) << patch;
+    for (int64_t layer = 0; layer < halvings; ++layer) {
+      auto* conv = stem->ptr(2 * layer)->as<torch::nn::Conv2d>();
+      ASSERT_NE(conv, nullptr);
+      EXPECT_EQ(conv->weight.size(0), 16 >> (halvings - 1 - layer)) << patch;
+      EXPECT_EQ(conv->options.stride()->at(0), 2);
+    }
+    EXPECT_EQ(model->patch_embed->projection->weight.sizes(),
+              (std::vector<int64_t>{16, halvings ? 16 : 3, 1, 1}));
+    const VitFeatures features = model->forward_features(torch::randn({2, 3, 16, 16}), false);
+    EXPECT_EQ(features.tokens.sizes(), (std::vector<int64_t>{2, (16 / patch) * (16 / patch), 16}));
+  }
+  // Unlike the patch stem, a pixel change reaches the neighbouring patch's token.
+  torch::manual_seed(0);
+  ModelConfig config = tiny_config(RouterKind::kDense, 1, 8, 4);
+  config.stem = Stem::kConv;
+  PatchEmbed stem(config);
+  torch::Tensor images = torch::randn({1, 1, 8, 8});
+  const torch::Tensor before = stem->forward(images);
+  images[0][0][3][3] += 10;  // last pixel of patch (0, 0)
+  const torch::Tensor changed = (stem->forward(images) - before).abs().sum(2).squeeze(0) > 0;
+  EXPECT_TRUE(changed[0].item<bool>());
+  EXPECT_TRUE(changed[3].item<bool>());  // patch (1, 1) sees it through the overlap
+}
+
 TEST(VisionTransformer, ClassTokenPoolingAddsOneToken) {
   ModelConfig config = tiny_config(RouterKind::kSoft);
   config.pooling = Pooling::kClassToken;
