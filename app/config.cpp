@@ -221,6 +221,10 @@ void check_optim(const Checker& check, const OptimConfig& optim) {
   check.at_least(optim.steps, 0, "optim.steps");
   if (optim.steps == 0) check.at_least(optim.epochs, 1, "optim.epochs");
   check.at_least(optim.batch_size, 1, "optim.batch_size");
+  check.at_least(optim.accum_steps, 1, "optim.accum_steps");
+  check(optim.batch_size % optim.accum_steps == 0, "optim.batch_size",
+        "a multiple of optim.accum_steps (" + std::to_string(optim.accum_steps) + ")",
+        std::to_string(optim.batch_size));
   check.within(optim.grad_clip, optim.grad_clip >= 0, "optim.grad_clip", "[0, inf) (0 = off)");
   check.within(optim.label_smoothing, optim.label_smoothing >= 0 && optim.label_smoothing < 1,
                "optim.label_smoothing", "[0, 1)");

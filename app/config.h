@@ -38,8 +38,10 @@ struct OptimConfig {
   double warmup_epochs = 0;  // in epochs (at most one of the two is set)
   int64_t epochs = 10;
   int64_t steps = 0;  // if > 0, overrides epochs
-  int64_t batch_size = 128;
-  double grad_clip = 1.0;  // global gradient norm clip; 0 = off
+  int64_t batch_size =
+      128;                  // the global batch of one optimizer step (all ranks, all micro-batches)
+  int64_t accum_steps = 1;  // micro-batches per step: each rank loads batch_size / (ranks · this)
+  double grad_clip = 1.0;   // global gradient norm clip; 0 = off
   double label_smoothing = 0.0;
   double aux_loss_weight = 1.0;  // multiplies the summed MoE auxiliary loss
 };

@@ -200,6 +200,8 @@ std::vector<ConfigField> make_fields() {
                                         {"soft", RouterKind::kSoft}});
   const ChoiceCodec<PriorityAt> priority_at(
       {{"train", PriorityAt::kTrain}, {"eval", PriorityAt::kEval}, {"both", PriorityAt::kBoth}});
+  const ChoiceCodec<BalanceScope> balance_scope(
+      {{"micro", BalanceScope::kMicro}, {"global", BalanceScope::kGlobal}});
   const ChoiceCodec<Device> device(kDeviceNames);
   const ChoiceCodec<Precision> precision(kPrecisionNames);
   return {
@@ -232,6 +234,7 @@ std::vector<ConfigField> make_fields() {
       field("moe.loss.load", number, loss, &AuxLossWeights::load),
       field("moe.loss.switch", number, loss, &AuxLossWeights::switch_balance),
       field("moe.loss.z", number, loss, &AuxLossWeights::z_loss),
+      field("moe.balance_scope", balance_scope, moe, &MoeOptions::balance_scope),
       field("data.root", text, data, &DataConfig::root),
       field("data.val_split", number, data, &DataConfig::val_split),
       field("data.workers", integer, data, &DataConfig::workers),
@@ -258,6 +261,7 @@ std::vector<ConfigField> make_fields() {
       field("optim.epochs", integer, optim, &OptimConfig::epochs),
       field("optim.steps", integer, optim, &OptimConfig::steps),
       field("optim.batch_size", integer, optim, &OptimConfig::batch_size),
+      field("optim.accum_steps", integer, optim, &OptimConfig::accum_steps),
       field("optim.grad_clip", number, optim, &OptimConfig::grad_clip),
       field("optim.label_smoothing", number, optim, &OptimConfig::label_smoothing),
       field("optim.aux_loss_weight", number, optim, &OptimConfig::aux_loss_weight),

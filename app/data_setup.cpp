@@ -28,14 +28,17 @@ TransformOptions transform_options(const Config& config) {
 
 LoaderOptions loader_options(const Config& config, TransformMode mode, int64_t shard,
                              int64_t num_shards) {
-  if (config.optim.batch_size % num_shards != 0)
-    throw std::invalid_argument("optim.batch_size: expected a multiple of the " +
-                                std::to_string(num_shards) +
-                                " processes (the global batch is "
-                                "split evenly), got " +
-                                std::to_string(config.optim.batch_size));
+  // Training splits the global batch over ranks and accumulation micro-batches; evaluation
+  // loads whole batches.
+  const int64_t parts = mode == TransformMode::kTrain ? num_shards * config.optim.accum_steps : 1;
+  if (config.optim.batch_size % parts != 0)
+    throw std::invalid_argument(
+        "optim.batch_size: expected a multiple of " + std::to_string(num_shards) +
+        " processes x optim.accum_steps " + std::to_string(config.optim.accum_steps) + " = " +
+        std::to_string(parts) + " (the global batch is split evenly), got " +
+        std::to_string(config.optim.batch_size));
   LoaderOptions options;
-  options.batch_size = config.optim.batch_size / num_shards;
+  options.batch_size = config.optim.batch_size / parts;
   options.shard = shard;
   options.num_shards = num_shards;
   options.num_workers = config.data.workers;

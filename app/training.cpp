@@ -76,9 +76,13 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
   trainer.model = VisionTransformer(trainer.config.model);
   trainer.model->to(runtime.device);
   trainer.optimizer = make_adamw(*trainer.model, trainer.config.optim);
+  if (trainer.config.model.moe.balance_scope == BalanceScope::kGlobal)
+    trainer.balance = std::make_unique<GlobalBalance>(trainer.model->moe_layers(), world);
 
   const OptimConfig& optim = trainer.config.optim;
-  trainer.steps_per_epoch = std::max<int64_t>(1, train_batches_per_epoch);
+  // A step takes optim.accum_steps loader batches; the epoch's last step may take fewer.
+  trainer.steps_per_epoch =
+      std::max<int64_t>(1, (train_batches_per_epoch + optim.accum_steps - 1) / optim.accum_steps);
   trainer.total_epochs = optim.steps > 0
                              ? (optim.steps + trainer.steps_per_epoch - 1) / trainer.steps_per_epoch
                              : optim.epochs;
@@ -132,49 +136,61 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
 
   const int64_t world_size = trainer.world ? trainer.world->size() : 1;
   const bool is_main = !trainer.world || trainer.world->is_main();
+  const int64_t accum_steps = optim.accum_steps;
+  const int64_t loader_batches = train_loader.batches_per_epoch();
   for (; trainer.epoch < trainer.total_epochs && trainer.step < total_steps; ++trainer.epoch) {
     const auto epoch_start = Clock::now();
     train_loader.start_epoch(trainer.epoch);
     // A mid-epoch checkpoint resumes where it stopped: the epoch's order is seeded, so the
-    // same batches come again and are skipped.
-    for (int64_t skipped = 0; skipped < trainer.batches_into_epoch; ++skipped)
-      train_loader.next_batch();
+    // same batches come again and are skipped (batches_into_epoch counts steps).
+    const int64_t skip = std::min(loader_batches, trainer.batches_into_epoch * accum_steps);
+    for (int64_t skipped = 0; skipped < skip; ++skipped) train_loader.next_batch();
+    int64_t batches_taken = skip;
     double loss_sum = 0, aux_sum = 0;
     int64_t images = 0, batches = 0;
     trainer.model->train();
-    while (trainer.step < total_steps) {
-      std::optional<Batch> batch = train_loader.next_batch();
-      if (!batch) break;
+    while (trainer.step < total_steps && batches_taken < loader_batches) {
       const double lr = trainer.schedule.at(trainer.step);
       set_learning_rate(*trainer.optimizer, lr);
-      const torch::Tensor labels = batch->labels.to(trainer.runtime.device);
-      torch::Tensor loss, aux;
-      {
-        AutocastScope autocast(trainer.runtime);
-        const VitOutput output = trainer.model->forward(batch->images.to(trainer.runtime.device));
-        aux = output.aux.total;
-        loss = torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
-                                                    cross_entropy_options) +
-               optim.aux_loss_weight * aux;
-      }
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value))
-        throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
-                                 std::to_string(loss_value) +
-                                 "; stopped (lower optim.lr or raise optim.grad_clip); the last "
-                                 "good checkpoint is " +
-                                 trainer.output_dir + "/last.pt");
       clear_gradients(*trainer.optimizer);
-      loss.backward();
+      if (trainer.balance) trainer.balance->start_step();
+      // Gradient accumulation: the step's loss is the mean of its micro-batches' losses, so
+      // every micro-batch's backward is scaled by 1 / micro-batches.
+      const int64_t micro_batches = std::min(accum_steps, loader_batches - batches_taken);
+      double step_loss = 0, step_aux = 0;
+      for (int64_t micro = 0; micro < micro_batches; ++micro, ++batches_taken) {
+        std::optional<Batch> batch = train_loader.next_batch();
+        if (!batch) throw std::logic_error("the loader ended before its batches_per_epoch");
+        const torch::Tensor labels = batch->labels.to(trainer.runtime.device);
+        torch::Tensor loss, aux;
+        {
+          AutocastScope autocast(trainer.runtime);
+          const VitOutput output = trainer.model->forward(batch->images.to(trainer.runtime.device));
+          aux = output.aux.total;
+          loss = torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
+                                                      cross_entropy_options) +
+                 optim.aux_loss_weight * aux;
+        }
+        const double loss_value = loss.item<double>();
+        if (!std::isfinite(loss_value))
+          throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
+                                   std::to_string(loss_value) +
+                                   "; stopped (lower optim.lr or raise optim.grad_clip); the "
+                                   "last good checkpoint is " +
+                                   trainer.output_dir + "/last.pt");
+        (micro_batches > 1 ? loss / static_cast<double>(micro_batches) : loss).backward();
+        step_loss += loss_value / micro_batches;
+        step_aux += aux.item<double>() / micro_batches;
+        images += labels.size(0) * world_size;  // the ranks' batches are equal
+      }
       if (trainer.world) trainer.world->average_gradients(parameters);  // before clipping
       if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, optim.grad_clip);
       trainer.optimizer->step();
       ++trainer.step;
       ++trainer.batches_into_epoch;
       ++batches;
-      images += labels.size(0) * world_size;  // the ranks' batches are equal
-      loss_sum += loss_value;
-      aux_sum += aux.item<double>();
+      loss_sum += step_loss;
+      aux_sum += step_aux;
 
       if (hooks.on_progress && (trainer.step % config.run.log_every == 0)) {
         TrainProgress progress{trainer.epoch + 1,

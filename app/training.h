@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/global_balance.h"
 #include "app/lr_schedule.h"
 #include "app/runtime.h"
 #include "vit/vision_transformer.h"
@@ -52,13 +53,16 @@ struct Trainer {
   LrSchedule schedule;
   int64_t steps_per_epoch = 0;
   int64_t total_epochs = 0;
-  // Position: epochs completed, steps completed, batches done of the current epoch.
+  // Position: epochs completed, steps completed, steps done of the current epoch (each step
+  // takes optim.accum_steps loader batches).
   int64_t epoch = 0, step = 0, batches_into_epoch = 0;
   double best_top1 = -1;
   std::string output_dir;
   // Data parallel: this process's place in the job (nullptr: one process). Rank 0 alone
   // validates and writes metrics, checkpoints and curves; the others wait for it.
   World* world = nullptr;
+  // moe.balance_scope: global: the step's top-1 counts over ranks and micro-batches.
+  std::unique_ptr<GlobalBalance> balance;
 };
 
 // Builds model and optimizer for `config`, with `train_batches_per_epoch` batches per epoch.

@@ -49,8 +49,13 @@ at::Tensor load_loss(const at::Tensor& clean_logits, const at::Tensor& noisy_log
   return mean_cv_squared(probability_selected.mean(1));
 }
 
-at::Tensor switch_balance_loss(const at::Tensor& probs) {
+at::Tensor switch_balance_loss(const at::Tensor& probs, const at::Tensor& global_top1_fraction) {
   const int64_t num_experts = probs.size(-1);
+  if (global_top1_fraction.defined()) {
+    const at::Tensor mean_gate = probs.reshape({-1, num_experts}).mean(0);  // [E]
+    return (global_top1_fraction.detach().to(mean_gate.scalar_type()) * mean_gate).sum() *
+           static_cast<double>(num_experts);
+  }
   const at::Tensor top1_fraction =
       at::one_hot(probs.argmax(-1), num_experts).to(probs.scalar_type()).mean(1);  // [G,E]
   const at::Tensor mean_gate = probs.mean(1);                                      // [G,E]
@@ -62,7 +67,8 @@ at::Tensor router_z_loss(const at::Tensor& logits) {
 }
 
 AuxLosses token_choice_aux_losses(const Gates& gates, int64_t experts_per_token,
-                                  const AuxLossWeights& weights) {
+                                  const AuxLossWeights& weights,
+                                  const at::Tensor& global_top1_fraction) {
   // Only weighted terms are computed (each costs a pass over [G,S,E], the load loss an erfc on
   // top); a term with weight 0 is reported as 0.
   AuxLosses losses = AuxLosses::zeros(gates.clean_logits.options());
@@ -72,7 +78,8 @@ AuxLosses token_choice_aux_losses(const Gates& gates, int64_t experts_per_token,
     losses.load = gates.noise_std > 0 ? load_loss(gates.clean_logits, gates.noisy_logits,
                                                   gates.noise_std, experts_per_token)
                                       : losses.importance;
-  if (weights.switch_balance != 0) losses.switch_balance = switch_balance_loss(gates.probs);
+  if (weights.switch_balance != 0)
+    losses.switch_balance = switch_balance_loss(gates.probs, global_top1_fraction);
   if (weights.z_loss != 0) losses.z_loss = router_z_loss(gates.clean_logits);
   losses.total = weights.importance * losses.importance + weights.load * losses.load +
                  weights.switch_balance * losses.switch_balance + weights.z_loss * losses.z_loss;

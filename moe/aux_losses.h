@@ -37,15 +37,20 @@ at::Tensor load_loss(const at::Tensor& clean_logits, const at::Tensor& noisy_log
 
 // Switch / GShard balance loss: E · Σ_e f_e · P_e, f_e the fraction of tokens whose top-1
 // expert is e, P_e the mean gate of e (GShard Algorithm 1 line 13; vmoe `_gshard_auxiliary_loss`).
-//   probs [G,S,E].
-at::Tensor switch_balance_loss(const at::Tensor& probs);
+//   probs [G,S,E]; per group, averaged over groups. With global_top1_fraction [E] (global-batch
+//   balance, Qiu et al. 2025 eq. 4) f_e is that, a constant, and P_e the mean gate over all the
+//   tokens here: E · Σ_e f_e^global · P_e^local.
+at::Tensor switch_balance_loss(const at::Tensor& probs,
+                               const at::Tensor& global_top1_fraction = {});
 
 // Router z-loss (ST-MoE eq. 5): mean over tokens of logsumexp(logits)². logits [G,S,E].
 at::Tensor router_z_loss(const at::Tensor& logits);
 
 // All four from the gates, weighted. Without noise the load loss equals the importance loss
 // (vmoe does the same in deterministic mode).
+// global_top1_fraction: see switch_balance_loss (undefined: per group).
 AuxLosses token_choice_aux_losses(const Gates& gates, int64_t experts_per_token,
-                                  const AuxLossWeights& weights);
+                                  const AuxLossWeights& weights,
+                                  const at::Tensor& global_top1_fraction = {});
 
 }  // namespace moevit

@@ -85,6 +85,12 @@ RouterOutput MoeLayerImpl::route(const torch::Tensor& groups) {
   routing.renormalize_gates = options_.renormalize_gates;
   routing.noise_std = options_.noise_std;
   routing.loss_weights = options_.loss_weights;
+  if (options_.balance_scope == BalanceScope::kGlobal && is_training()) {
+    if (count_reducer_)
+      routing.count_reducer = count_reducer_;
+    else  // no trainer's reducer (one process, no accumulation): the global batch is this one
+      routing.count_reducer = [](const at::Tensor& counts) { return counts; };
+  }
   return route_token_choice(torch::matmul(groups, router_weight), routing, is_training());
 }
 

@@ -10,6 +10,7 @@
 #include "moe/experts.h"
 #include "moe/moe_options.h"
 #include "moe/router_output.h"
+#include "moe/token_choice_router.h"
 
 namespace moevit {
 
@@ -38,6 +39,9 @@ class MoeLayerImpl : public torch::nn::Module {
   int64_t capacity(int64_t tokens_per_group) const;
   // Soft: slots per expert (resolved from the options).
   int64_t slots_per_expert() const { return slots_per_expert_; }
+  // Global balance scope: the reducer that turns this layer's top-1 counts into the global
+  // batch's. Used in training mode only (evaluation runs on one rank and needs no loss).
+  void set_expert_count_reducer(ExpertCountReducer reducer) { count_reducer_ = std::move(reducer); }
   // Whether BPR orders the slot claims in the current mode.
   bool uses_batch_priority() const;
   // Images routed together for a batch of `batch_size` (the largest divisor of the batch not
@@ -52,6 +56,7 @@ class MoeLayerImpl : public torch::nn::Module {
  private:
   MoeOptions options_;
   int64_t slots_per_expert_ = 0;
+  ExpertCountReducer count_reducer_;
 };
 TORCH_MODULE(MoeLayer);
 

@@ -33,6 +33,10 @@ std::string to_string(PriorityAt when) {
   return "unknown";
 }
 
+std::string to_string(BalanceScope scope) {
+  return scope == BalanceScope::kGlobal ? "global" : "micro";
+}
+
 void require_option(bool condition, const std::string& key, const std::string& expected,
                     const std::string& got) {
   if (!condition) throw std::invalid_argument(key + ": expected " + expected + ", got " + got);
@@ -74,6 +78,13 @@ void check_moe_options(const MoeOptions& options) {
                                    std::pair{"moe.loss.switch", weights.switch_balance},
                                    std::pair{"moe.loss.z", weights.z_loss}})
     require_option(value >= 0, key, "a weight >= 0", format_option_value(value));
+  // The scope changes only the Switch loss: without it, global would silently do nothing.
+  require_option(
+      options.balance_scope == BalanceScope::kMicro || (token_choice && weights.switch_balance > 0),
+      "moe.balance_scope",
+      "micro unless a token-choice router has moe.loss.switch > 0 (global changes only "
+      "the Switch balance loss)",
+      to_string(options.balance_scope));
 }
 
 }  // namespace moevit

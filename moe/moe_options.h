@@ -19,8 +19,15 @@ enum class RouterKind {
 // and switches it on at inference to cut capacity.
 enum class PriorityAt { kTrain, kEval, kBoth };
 
+// Over which tokens the Switch balance loss counts each expert's top-1 share f_e (Qiu et al.
+// 2025, "Demons in the Detail"): micro = each routing group of this forward (GShard, vmoe);
+// global = the whole global batch, all data-parallel ranks and all accumulation micro-batches of
+// the optimizer step so far. The gate term P_e stays local either way.
+enum class BalanceScope { kMicro, kGlobal };
+
 std::string to_string(RouterKind kind);
 std::string to_string(PriorityAt when);
+std::string to_string(BalanceScope scope);
 
 // Auxiliary loss weights; V-MoE paper defaults for importance and load.
 struct AuxLossWeights {
@@ -43,6 +50,7 @@ struct MoeOptions {
   int64_t group_size = 1;        // images per routing group
   int64_t slots_per_expert = 0;  // soft: S slots per expert; 0 = round(tokens / E), at least 1
   AuxLossWeights loss_weights;
+  BalanceScope balance_scope = BalanceScope::kMicro;  // global needs loss_weights.switch > 0
 };
 
 // Throws std::invalid_argument naming the field ("moe.k: expected 1 <= k <= ..., got 9").

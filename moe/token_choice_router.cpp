@@ -25,7 +25,18 @@ RouterOutput route_token_choice(const at::Tensor& logits, const TokenChoiceRouti
   const Gates gates = compute_gates(logits, routing.noise_std, training);
   RouterOutput output;
   output.plan = plan_token_choice(gates.probs, routing);
-  output.aux = token_choice_aux_losses(gates, routing.experts_per_token, routing.loss_weights);
+  at::Tensor global_top1_fraction;
+  if (routing.count_reducer && routing.loss_weights.switch_balance != 0) {
+    // Top-1 choices of every token here, as the per-group f_e counts them (first choice = the
+    // plan's best expert).
+    const at::Tensor local_counts =
+        at::bincount(output.plan.expert_index.select(2, 0).reshape(-1), {}, gates.probs.size(-1))
+            .to(at::kFloat);
+    const at::Tensor global_counts = routing.count_reducer(local_counts);
+    global_top1_fraction = global_counts / global_counts.sum().clamp_min(1);
+  }
+  output.aux = token_choice_aux_losses(gates, routing.experts_per_token, routing.loss_weights,
+                                       global_top1_fraction);
   return output;
 }
 

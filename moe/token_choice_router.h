@@ -6,11 +6,17 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 
 #include "moe/moe_options.h"
 #include "moe/router_output.h"
 
 namespace moevit {
+
+// Global-batch balance: receives this forward's top-1 count per expert [E] (float) and returns
+// the counts of the global batch so far (all ranks, all micro-batches of the optimizer step),
+// from which the Switch loss takes f_e. Supplied by the trainer (moe/ knows no processes).
+using ExpertCountReducer = std::function<at::Tensor(const at::Tensor& local_counts)>;
 
 struct TokenChoiceRouting {
   int64_t experts_per_token = 1;   // K
@@ -19,6 +25,8 @@ struct TokenChoiceRouting {
   bool renormalize_gates = false;  // combine weights divided by the sum of the K gates
   double noise_std = 1.0;          // training noise std · E (vmoe convention)
   AuxLossWeights loss_weights;
+  // Set: the Switch loss takes f_e from the reduced counts (global scope); empty: per group.
+  ExpertCountReducer count_reducer;
 };
 
 // logits [G,S,E] (router output before softmax) → plan over [E, G·C] buffers + aux losses.

@@ -62,6 +62,7 @@ moe:
   slots_per_expert: 3
   blocks: [0, 2]
   loss: {importance: 0.01, load: 0.02, switch: 0.03, z: 0.001}
+  balance_scope: global
 data:
   root: "some dir/with 'quotes' and: colons"
   val_split: 0.2
@@ -79,7 +80,7 @@ data:
   max_pixels: 1000000
   drop_last: true
 optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight_decay: 0.1,
-        warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, grad_clip: 0.5,
+        warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, accum_steps: 2, grad_clip: 0.5,
         label_smoothing: 0.2, aux_loss_weight: 0.5}
 run: {seed: 42, device: cpu, threads: 2, output_dir: runs/x, precision: bf16, log_every: 5,
       checkpoint_every_steps: 50, collective_timeout_s: 45}
@@ -363,6 +364,10 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.label_smoothing=1"}, "optim.label_smoothing: expected a number in [0, 1), got 1"},
       {{"optim.grad_clip=-1"}, "optim.grad_clip: expected a number in [0, inf) (0 = off)"},
       {{"run.log_every=0"}, "run.log_every: expected an integer >= 1, got 0"},
+      {{"optim.accum_steps=0"}, "optim.accum_steps: expected an integer >= 1, got 0"},
+      {{"optim.batch_size=10", "optim.accum_steps=4"},
+       "optim.batch_size: expected a multiple of optim.accum_steps (4), got 10"},
+      {{"moe.balance_scope=global"}, "moe.balance_scope: expected micro unless a token-choice"},
   };
   for (const auto& [overrides, message] : cases)
     EXPECT_THAT(set_refusal(overrides), HasSubstr(message)) << overrides[0];

@@ -17,6 +17,7 @@
 
 #include "app/checkpoint.h"
 #include "app/config.h"
+#include "app/global_balance.h"
 #include "app/launcher.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
@@ -76,6 +77,79 @@ TEST(World, AllReduceBroadcastAndGradientAveraging) {
     EXPECT_TRUE(torch::allclose(first.grad(), torch::full({2}, 3.0)));
     EXPECT_TRUE(torch::allclose(second.grad(), torch::full({1}, 2.0)));
   });
+}
+
+// A top-k layer with the Switch loss alone and no noise, the same weights on every rank.
+MoeLayer balance_layer(BalanceScope scope) {
+  torch::manual_seed(3);
+  MoeOptions options;
+  options.num_experts = 4;
+  options.noise_std = 0;
+  options.capacity_factor = 4;
+  options.loss_weights = AuxLossWeights{0, 0, 1.0, 0};
+  options.balance_scope = scope;
+  MoeLayer layer(options, /*dim=*/6, /*hidden_dim=*/8, /*tokens_per_image=*/5);
+  torch::NoGradGuard no_grad;
+  layer->router_weight.copy_(torch::eye(6, 4));  // expert e reads feature e
+  return layer;
+}
+
+// A skewed split: rank 0's images lean to expert 0, rank 1's to expert 1 (seeded noise on top).
+torch::Tensor skewed_tokens(int64_t rank) {
+  torch::manual_seed(10 + rank);
+  torch::Tensor tokens = 0.3 * torch::randn({3, 5, 6});
+  tokens.select(2, rank) += 4;
+  return tokens;
+}
+
+TEST(GlobalBalance, TwoRanksSeeTheCountsOfTheUnionBatch) {
+  // One process with the union batch: its global-scope counts and loss are the reference.
+  MoeLayer union_layer = balance_layer(BalanceScope::kGlobal);
+  const torch::Tensor union_tokens = torch::cat({skewed_tokens(0), skewed_tokens(1)});
+  GlobalBalance one_process({union_layer}, nullptr);
+  one_process.start_step();
+  const double union_loss =
+      union_layer->forward(union_tokens).routing.aux.switch_balance.item<double>();
+  const torch::Tensor union_counts = one_process.step_counts()[0].clone();
+  ASSERT_GT(union_counts[0].item<double>(), 0);
+  ASSERT_GT(union_counts[1].item<double>(), 0);
+
+  std::vector<double> global_losses(2), micro_losses(2);
+  std::vector<torch::Tensor> rank_counts(2);
+  with_two_ranks([&](World& world) {
+    const int64_t rank = world.rank();
+    MoeLayer layer = balance_layer(BalanceScope::kGlobal);
+    GlobalBalance balance({layer}, &world);
+    balance.start_step();
+    const torch::Tensor tokens = skewed_tokens(rank);
+    global_losses[rank] = layer->forward(tokens).routing.aux.switch_balance.item<double>();
+    rank_counts[rank] = balance.step_counts()[0].clone();
+    micro_losses[rank] = balance_layer(BalanceScope::kMicro)
+                             ->forward(tokens)
+                             .routing.aux.switch_balance.item<double>();
+  });
+  // Every rank holds the union batch's counts; the losses, averaged over ranks as the
+  // gradients are, equal the one-process loss of the union batch (P is linear in the tokens).
+  for (int64_t rank = 0; rank < 2; ++rank)
+    EXPECT_TRUE(torch::equal(rank_counts[rank], union_counts)) << rank;
+  EXPECT_NEAR((global_losses[0] + global_losses[1]) / 2, union_loss, 1e-5);
+  // Per-batch (micro) balance sees each skewed half alone: a far larger loss.
+  EXPECT_GT((micro_losses[0] + micro_losses[1]) / 2, union_loss + 0.5);
+}
+
+TEST(GlobalBalance, MicroBatchesOfAStepAccumulateAndANewStepStartsAgain) {
+  MoeLayer layer = balance_layer(BalanceScope::kGlobal);
+  GlobalBalance balance({layer}, nullptr);
+  const torch::Tensor first = skewed_tokens(0), second = skewed_tokens(1);
+  balance.start_step();
+  layer->forward(first);
+  const torch::Tensor first_counts = balance.step_counts()[0].clone();
+  layer->forward(second);
+  const torch::Tensor both = balance.step_counts()[0].clone();
+  EXPECT_EQ(both.sum().item<double>(), 30);  // 2 micro-batches x 3 images x 5 tokens
+  balance.start_step();
+  layer->forward(second);
+  EXPECT_TRUE(torch::equal(balance.step_counts()[0], both - first_counts));
 }
 
 TEST(World, OneProcessNeedsNoRendezvous) {
@@ -194,6 +268,24 @@ TEST_F(TwoProcesses, EqualOneProcessOnTheUnionBatch) {
   EXPECT_GT(max_weight_difference(dir_ / "one/last.pt", dir_ / "half/last.pt"), 20 * kSameRun);
   for (const char* file : {"metrics.jsonl", "best.pt", "curves.png"})
     EXPECT_TRUE(std::filesystem::exists(dir_ / ("two/" + std::string(file)))) << file;
+}
+
+TEST_F(TwoProcesses, AccumulatedMicroBatchesEqualTheWholeBatch) {
+  // Global batch 12 as 2 micro-batches of 6, and as 2 ranks x 3 micro-batches of 2.
+  ASSERT_EQ(train("one", "").exit_code, 0);
+  const auto accumulated = train("accum", "--set optim.accum_steps=2");
+  ASSERT_EQ(accumulated.exit_code, 0) << accumulated.output;
+  EXPECT_LT(max_weight_difference(dir_ / "one/last.pt", dir_ / "accum/last.pt"), kSameRun);
+  const auto both = train("both", "--nproc 2 --set optim.accum_steps=3");
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_LT(max_weight_difference(dir_ / "one/last.pt", dir_ / "both/last.pt"), kSameRun);
+  // A batch that does not split evenly is refused before any work.
+  const auto uneven = train("uneven", "--nproc 2 --set optim.accum_steps=4");
+  EXPECT_NE(uneven.exit_code, 0);
+  EXPECT_NE(uneven.output.find("optim.batch_size: expected a multiple of 2 processes x "
+                               "optim.accum_steps 4 = 8"),
+            std::string::npos)
+      << uneven.output;
 }
 
 TEST_F(TwoProcesses, CheckpointsResumeWithAnyNumberOfProcesses) {

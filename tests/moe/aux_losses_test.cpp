@@ -26,6 +26,24 @@ TEST(AuxLosses, SwitchBalanceMatchesVmoeGshard) {
   EXPECT_NEAR(switch_balance_loss(vmoe_gates()).item<double>(), 1.0875, 1e-6);
 }
 
+TEST(AuxLosses, SwitchBalanceWithGlobalSharesUsesThemAndTheLocalMeanGate) {
+  // Two groups: the vmoe matrix and a second one; P over all 8 tokens, f given.
+  const torch::Tensor second =
+      torch::tensor({.2, .2, .6, .1, .8, .1, .3, .3, .4, .6, .2, .2}, torch::kFloat)
+          .reshape({1, 4, 3});
+  const torch::Tensor probs = torch::cat({vmoe_gates(), second}, 0);
+  const torch::Tensor shares = torch::tensor({0.5, 0.25, 0.25});
+  // P = ([1.7, 1.1, 1.2] + [1.2, 1.3, 1.5]) / 8 = [0.3625, 0.3, 0.3375];
+  // 3 · (0.5·0.3625 + 0.25·0.3 + 0.25·0.3375) = 3 · 0.340625 = 1.021875:
+  EXPECT_NEAR(switch_balance_loss(probs, shares).item<double>(), 1.021875, 1e-6);
+  // The shares are constants: the gradient reaches the gates only through P.
+  const torch::Tensor leaf = probs.clone().requires_grad_();
+  const torch::Tensor learned_shares = shares.clone().requires_grad_();
+  switch_balance_loss(leaf, learned_shares).backward();
+  EXPECT_FALSE(learned_shares.grad().defined());
+  EXPECT_TRUE(torch::allclose(leaf.grad()[1][2], 3 * shares / 8));
+}
+
 TEST(AuxLosses, LoadMatchesVmoe) {
   const torch::Tensor logits =
       torch::tensor({.9, .06, .04, .7, .18, .12, .85, .05, .1}, torch::kFloat).reshape({1, 3, 3});

@@ -185,6 +185,67 @@ TEST(MoeLayer, ForwardIsItsPublicStepsComposed) {
   }
 }
 
+// Two images, image 0's tokens all preferring expert 0 and image 1's expert 1 (router = identity
+// on the first two features), no noise, Switch loss only.
+struct SkewedBatch {
+  MoeLayer layer{nullptr};
+  torch::Tensor tokens;  // [2, 3, 4]
+};
+SkewedBatch skewed_batch(BalanceScope scope) {
+  MoeOptions options = options_for(RouterKind::kTopK, 4);
+  options.noise_std = 0;
+  options.capacity_factor = 4;  // nothing drops
+  options.loss_weights = AuxLossWeights{0, 0, 1.0, 0};
+  options.balance_scope = scope;
+  SkewedBatch batch{MoeLayer(options, 4, 8, 3), torch::zeros({2, 3, 4})};
+  {
+    torch::NoGradGuard no_grad;
+    batch.layer->router_weight.copy_(torch::eye(4));
+  }
+  batch.tokens.select(0, 0).select(1, 0).fill_(2.0);
+  batch.tokens.select(0, 1).select(1, 1).fill_(2.0);
+  return batch;
+}
+
+TEST(MoeLayer, GlobalBalanceScopeCountsTheWholeBatchMicroEachGroup) {
+  SkewedBatch micro = skewed_batch(BalanceScope::kMicro);
+  SkewedBatch global = skewed_batch(BalanceScope::kGlobal);
+  const double gate = std::exp(2.0) / (std::exp(2.0) + 3);  // a token's gate on its expert
+  const double other = 1 / (std::exp(2.0) + 3);
+  // Micro: each image alone, f = [1,0,0,0]: E·P_own = 4·gate, the same for both groups.
+  EXPECT_NEAR(micro.layer->forward(micro.tokens).routing.aux.switch_balance.item<double>(),
+              4 * gate, 1e-5);
+  // Global: f = [1/2, 1/2, 0, 0], P = [(gate + other) / 2, same, other, other]:
+  EXPECT_NEAR(global.layer->forward(global.tokens).routing.aux.switch_balance.item<double>(),
+              4 * (gate + other) / 2, 1e-5);
+  // The reducer sees this forward's top-1 counts, in training only.
+  int calls = 0;
+  global.layer->set_expert_count_reducer([&](const torch::Tensor& counts) {
+    ++calls;
+    EXPECT_TRUE(torch::equal(counts, torch::tensor({3.0f, 3.0f, 0.0f, 0.0f})));
+    return counts * 2;  // as if a second rank had the same batch
+  });
+  global.layer->forward(global.tokens);
+  global.layer->eval();
+  // Evaluation runs on one rank: no reducer, the per-group loss.
+  EXPECT_NEAR(global.layer->forward(global.tokens).routing.aux.switch_balance.item<double>(),
+              4 * gate, 1e-5);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(MoeLayer, GlobalBalanceScopeNeedsTheSwitchLoss) {
+  MoeOptions options = options_for(RouterKind::kTopK, 4);
+  options.balance_scope = BalanceScope::kGlobal;
+  try {
+    MoeLayer layer(options, 4, 8, 3);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("moe.balance_scope: expected micro unless"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(MoeLayer, RefusesDenseRouter) {
   EXPECT_THROW(MoeLayer(options_for(RouterKind::kDense, 4), 4, 8, 4), std::invalid_argument);
 }
