@@ -13,7 +13,8 @@
 
 namespace moevit {
 
-// Milliseconds per forward + backward over a batch of `BenchOptions::batch_size` images.
+// Milliseconds per forward + backward over a batch of `BenchOptions::batch_size` images, each
+// part the best of three interleaved rounds.
 struct LayerPartTimes {
   double attention_ms = 0;  // one block's self-attention
   double dense_ffn_ms = 0;  // a dense MLP of the experts' hidden width

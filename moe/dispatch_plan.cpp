@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "moe/small_matmul.h"
+
 namespace moevit {
 
 namespace {
@@ -94,7 +96,7 @@ at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens) {
   if (plan.is_soft()) {
     // Slot inputs are convex mixes of the un-normalised tokens (Soft-MoE eq. 1): X̃ = Dᵀ X.
     const at::Tensor slots =
-        at::bmm(plan.dispatch_weight.transpose(1, 2).to(tokens.scalar_type()), tokens);
+        small_matmul(plan.dispatch_weight.transpose(1, 2).to(tokens.scalar_type()), tokens);
     return group_major_to_expert_major(slots, plan.num_experts, plan.capacity);
   }
   // Gather by index into zeroed buffers: memory E·G·C·D, never a one-hot [S,E,C] tensor.
@@ -114,7 +116,7 @@ at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs) {
   if (plan.is_soft()) {
     const at::Tensor slots =
         expert_major_to_group_major(expert_outputs, plan.num_groups, plan.capacity);
-    return at::bmm(plan.combine_weight.to(slots.scalar_type()), slots);
+    return small_matmul(plan.combine_weight.to(slots.scalar_type()), slots);
   }
   const at::Tensor flat_outputs = expert_outputs.reshape({-1, width});
   const at::Tensor weighted = flat_outputs.index_select(0, plan.buffer_row) *

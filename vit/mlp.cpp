@@ -1,5 +1,7 @@
 #include "vit/mlp.h"
 
+#include "vit/linear.h"
+
 namespace moevit {
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden_dim, double dropout_probability) {
@@ -9,7 +11,7 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden_dim, double dropout_probability) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& tokens) {
-  return dropout->forward(fc2->forward(torch::gelu(fc1->forward(tokens))));
+  return dropout->forward(apply_linear(fc2, torch::gelu(apply_linear(fc1, tokens))));
 }
 
 }  // namespace moevit

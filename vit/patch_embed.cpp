@@ -37,7 +37,9 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& images) {
               "], got ", images.sizes());
   const torch::Tensor features =
       conv_stem && conv_stem->size() > 0 ? conv_stem->forward(images) : images;
-  return projection->forward(features).flatten(2).transpose(1, 2);
+  // Contiguous [B,N,D]: the residual stream keeps the layout of its first tensor, and a
+  // transposed one would make every LayerNorm and reshape after it copy.
+  return projection->forward(features).flatten(2).transpose(1, 2).contiguous();
 }
 
 }  // namespace moevit
