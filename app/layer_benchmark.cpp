@@ -92,7 +92,7 @@ LayerPartTimes measure_layer_parts_once(const ModelConfig& config, const Runtime
     plan.dispatch_weight = leaf(plan.dispatch_weight);
     plan.combine_weight = leaf(plan.combine_weight);
   } else {
-    plan.kept_weight = leaf(plan.kept_weight);
+    plan.combine_weight = leaf(plan.combine_weight);
   }
   times.dispatch_ms =
       forward_backward_ms([&] { return Outputs{dispatch(plan, groups)}; }, runtime, options);

@@ -65,6 +65,32 @@ void BM_MoeLayer(benchmark::State& state) {
   state.SetLabel(to_string(options.router) + " E=" + std::to_string(options.num_experts));
 }
 
+// The router alone (logits → plan + aux losses), forward + backward through the combine weights
+// and the aux loss. Args: shape index, router (RouterKind); E = 8, k = 1, capacity factor 1.0.
+void BM_Router(benchmark::State& state) {
+  use_every_core();
+  const LayerShape shape = kShapes[state.range(0)];
+  MoeOptions options;
+  options.router = static_cast<RouterKind>(state.range(1));
+  options.capacity_factor = 1.0;
+  MoeLayer layer(options, shape.dim, shape.hidden, shape.tokens);
+  layer->train();
+  const torch::Tensor groups =
+      layer->group_tokens(torch::randn({shape.batch, shape.tokens, shape.dim})).requires_grad_();
+  for (auto _ : state) {
+    const RouterOutput routing = layer->route(groups);
+    (routing.plan.combine_weight.sum() + routing.aux.total).backward();
+  }
+  state.SetLabel(to_string(options.router));
+}
+BENCHMARK(BM_Router)
+    ->ArgsProduct({{0, 1},
+                   {static_cast<int64_t>(RouterKind::kTopK),
+                    static_cast<int64_t>(RouterKind::kPriority),
+                    static_cast<int64_t>(RouterKind::kSoft)}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
+
 BENCHMARK(BM_DenseFfn)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_MoeLayer)
     ->ArgsProduct({{0, 1},

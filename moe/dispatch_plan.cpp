@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "moe/dispatch_kernels.h"
 #include "moe/small_matmul.h"
 
 namespace moevit {
@@ -40,17 +41,40 @@ DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Te
   const at::Tensor kept = slot_index < capacity;  // [G,S,K]
   plan.combine_weight = combine_weight * kept.to(combine_weight.scalar_type());
 
-  // Coordinates (g, s, k) of every kept assignment, flattened once for dispatch and combine.
-  const at::Tensor kept_flat = kept.reshape(-1).nonzero().squeeze(1);  // [A]
-  const int64_t tokens_per_group = plan.tokens_per_group;
+  // Buffer row of every choice (-1 if dropped), and the token row of every buffer row.
+  const int64_t groups = plan.num_groups, tokens_per_group = plan.tokens_per_group;
   const int64_t choices = expert_index.size(2);
-  const at::Tensor token_flat = at::floor_divide(kept_flat, choices);  // g·S + s
-  const at::Tensor group = at::floor_divide(token_flat, tokens_per_group);
-  const at::Tensor expert = expert_index.reshape(-1).index_select(0, kept_flat);
-  const at::Tensor slot = slot_index.reshape(-1).index_select(0, kept_flat);
-  plan.token_row = token_flat;
-  plan.buffer_row = expert * (plan.num_groups * capacity) + group * capacity + slot;
-  plan.kept_weight = plan.combine_weight.reshape(-1).index_select(0, kept_flat);
+  if (expert_index.is_cpu()) {
+    // One pass over the G·S·K choices (a handful of ATen ops would each cost more).
+    const at::Tensor experts = expert_index.contiguous(), slots = slot_index.contiguous();
+    plan.slot_of_choice = at::empty({groups * tokens_per_group, choices}, experts.options());
+    plan.token_of_slot = at::full({num_experts * groups * capacity}, -1, experts.options());
+    const int64_t* expert = experts.data_ptr<int64_t>();
+    const int64_t* slot = slots.data_ptr<int64_t>();
+    int64_t* slot_of_choice = plan.slot_of_choice.data_ptr<int64_t>();
+    int64_t* token_of_slot = plan.token_of_slot.data_ptr<int64_t>();
+    for (int64_t choice = 0; choice < groups * tokens_per_group * choices; ++choice) {
+      const int64_t token = choice / choices, group = token / tokens_per_group;
+      if (slot[choice] >= capacity) {
+        slot_of_choice[choice] = -1;
+        continue;
+      }
+      const int64_t row = expert[choice] * groups * capacity + group * capacity + slot[choice];
+      slot_of_choice[choice] = row;
+      token_of_slot[row] = token;
+    }
+    return plan;
+  }
+  const at::Tensor group = at::arange(groups, expert_index.options()).view({groups, 1, 1});
+  const at::Tensor buffer_row = expert_index * (groups * capacity) + group * capacity + slot_index;
+  plan.slot_of_choice = at::where(kept, buffer_row, at::full({}, -1, buffer_row.options()))
+                            .reshape({groups * tokens_per_group, choices});
+  const at::Tensor token_row = at::arange(groups * tokens_per_group, expert_index.options())
+                                   .view({groups, tokens_per_group, 1})
+                                   .expand_as(expert_index);
+  plan.token_of_slot =
+      at::full({num_experts * groups * capacity}, -1, expert_index.options())
+          .index_put_({buffer_row.masked_select(kept)}, token_row.masked_select(kept));
   return plan;
 }
 
@@ -99,12 +123,19 @@ at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens) {
         small_matmul(plan.dispatch_weight.transpose(1, 2).to(tokens.scalar_type()), tokens);
     return group_major_to_expert_major(slots, plan.num_experts, plan.capacity);
   }
-  // Gather by index into zeroed buffers: memory E·G·C·D, never a one-hot [S,E,C] tensor.
-  const int64_t rows = plan.num_experts * plan.num_groups * plan.capacity;
+  // Gather by index into the buffers: memory E·G·C·D, never a one-hot [S,E,C] tensor.
   const at::Tensor flat_tokens = tokens.reshape({-1, width});
-  return at::zeros({rows, width}, tokens.options())
-      .index_copy(0, plan.buffer_row, flat_tokens.index_select(0, plan.token_row))
-      .reshape({plan.num_experts, plan.num_groups * plan.capacity, width});
+  at::Tensor buffers;
+  if (flat_tokens.is_cpu()) {
+    buffers = gather_slots(flat_tokens, plan.token_of_slot, plan.slot_of_choice);
+  } else {
+    const at::Tensor kept = plan.slot_of_choice.reshape(-1).ge(0).nonzero().squeeze(1);
+    const at::Tensor token_row = at::floor_divide(kept, plan.slot_of_choice.size(1));
+    buffers = at::zeros({plan.token_of_slot.size(0), width}, tokens.options())
+                  .index_copy(0, plan.slot_of_choice.reshape(-1).index_select(0, kept),
+                              flat_tokens.index_select(0, token_row));
+  }
+  return buffers.reshape({plan.num_experts, plan.num_groups * plan.capacity, width});
 }
 
 at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs) {
@@ -119,11 +150,19 @@ at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs) {
     return small_matmul(plan.combine_weight.to(slots.scalar_type()), slots);
   }
   const at::Tensor flat_outputs = expert_outputs.reshape({-1, width});
-  const at::Tensor weighted = flat_outputs.index_select(0, plan.buffer_row) *
-                              plan.kept_weight.to(flat_outputs.scalar_type()).unsqueeze(1);
-  return at::zeros({plan.num_groups * plan.tokens_per_group, width}, weighted.options())
-      .index_add(0, plan.token_row, weighted)
-      .reshape({plan.num_groups, plan.tokens_per_group, width});
+  const at::Tensor weights = plan.combine_weight.reshape(plan.slot_of_choice.sizes());
+  at::Tensor tokens;
+  if (flat_outputs.is_cpu()) {
+    tokens = combine_slots(flat_outputs, weights, plan.slot_of_choice);
+  } else {
+    const at::Tensor kept = plan.slot_of_choice.reshape(-1).ge(0).nonzero().squeeze(1);
+    const at::Tensor weighted =
+        flat_outputs.index_select(0, plan.slot_of_choice.reshape(-1).index_select(0, kept)) *
+        weights.reshape(-1).index_select(0, kept).to(flat_outputs.scalar_type()).unsqueeze(1);
+    tokens = at::zeros({weights.size(0), width}, weighted.options())
+                 .index_add(0, at::floor_divide(kept, weights.size(1)), weighted);
+  }
+  return tokens.reshape({plan.num_groups, plan.tokens_per_group, width});
 }
 
 }  // namespace moevit

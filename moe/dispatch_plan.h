@@ -31,10 +31,9 @@ struct DispatchPlan {
   // Token choice: [G,S,K] gate (renormalised if asked), 0 where dropped; carries the router's
   // gradient. Soft: [G,S,M] softmax over the slots of each token.
   at::Tensor combine_weight;
-  // Kept assignments, flattened (A of them), precomputed once for dispatch and combine:
-  at::Tensor token_row;    // [A] int64, g·S + s
-  at::Tensor buffer_row;   // [A] int64, e·G·C + g·C + slot
-  at::Tensor kept_weight;  // [A] float, the combine weight of each kept assignment
+  // Token choice, the two directions of the assignment, for dispatch and combine:
+  at::Tensor slot_of_choice;  // [G·S, K] int64: buffer row e·G·C + g·C + slot, or -1 if dropped
+  at::Tensor token_of_slot;   // [E·G·C] int64: token row g·S + s, or -1 for an empty slot
 
   // Soft: [G,S,M] softmax over the tokens of each slot.
   at::Tensor dispatch_weight;
@@ -57,7 +56,8 @@ DispatchPlan make_soft_plan(const at::Tensor& dispatch_weight, const at::Tensor&
 // tokens [G,S,D] → expert inputs [E, G·C, D] (empty token-choice slots are zero).
 at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens);
 
-// expert outputs [E, G·C, D] → tokens [G,S,D], each the weighted sum of its slots' outputs.
+// expert outputs [E, G·C, D] → tokens [G,S,D], each the weighted sum of its slots' outputs
+// (token choice on CPU: in float, whatever the outputs' dtype).
 at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs);
 
 }  // namespace moevit
