@@ -22,7 +22,7 @@ struct CheckpointState {
   std::vector<std::string> class_names;  // class_names[label]
   int64_t epoch = 0;                     // epochs completed
   int64_t step = 0;                      // optimisation steps completed
-  int64_t batches_into_epoch = 0;        // mid-epoch checkpoints: batches of `epoch` done
+  int64_t batches_into_epoch = 0;        // mid-epoch checkpoints: steps of `epoch` done
   double best_top1 = 0;                  // best validation top-1 so far
   torch::Tensor rng_state;               // CPU generator state (uint8), may be undefined
 };

@@ -6,7 +6,7 @@ set -euo pipefail
 moevit=$1
 data=$2
 run=$3
-steps=${DEMO_STEPS:-300}  # 300 steps of 128 images: about 2/3 of one epoch
+steps=${DEMO_STEPS:-600}  # 600 steps of 64 images: about 2/3 of one epoch
 
 "$moevit" info --config configs/fmnist-soft.yaml
 "$moevit" prepare fashion-mnist --out "$data"
