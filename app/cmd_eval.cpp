@@ -86,6 +86,7 @@ int run_eval(const CommandArgs& args) {
     summary["data"] = data_root;
     summary["confusion_csv"] = confusion_path;
     summary["skipped"] = loader.summary().skipped.size();
+    summary["warnings"] = result.routing_warnings();
     for (size_t label = 0; label < per_class.size(); ++label)
       summary["per_class_top1"][loaded.class_names[label]] = per_class[label];
     std::printf("%s\n", summary.dump(2).c_str());
@@ -102,6 +103,8 @@ int run_eval(const CommandArgs& args) {
         "  block %lld: expert load share %.3f-%.3f (cv %.3f), dropped %.2f%% of assignments\n",
         (long long)layer.block, layer.stats.load_share_min(), layer.stats.load_share_max(),
         layer.stats.load_coefficient_of_variation(), 100 * layer.stats.dropped_fraction);
+  for (const std::string& warning : result.routing_warnings())
+    std::printf("  %s\n", warning.c_str());
   std::printf("  confusion matrix: %s\n", confusion_path.c_str());
   return 0;
 }

@@ -164,6 +164,7 @@ int run_train(const CommandArgs& args) {
   hooks.on_epoch = [](const EpochSummary& summary) {
     if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
     std::printf("%s\n", summary.line.c_str());
+    for (const std::string& warning : summary.warnings) std::printf("%s\n", warning.c_str());
     std::fflush(stdout);
   };
   train(trainer, train_loader, val_loader, hooks);

@@ -1,6 +1,7 @@
 #include "app/evaluation.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "app/runtime.h"
 #include "datasets/loader.h"
@@ -16,6 +17,25 @@ std::vector<double> EvalResult::per_class_accuracy() const {
                              : 0.0);
   }
   return accuracy;
+}
+
+std::vector<std::string> EvalResult::routing_warnings() const {
+  std::vector<std::string> warnings;
+  for (const LayerRoutingStats& layer : routing) {
+    if (!layer.stats.concentrated()) continue;
+    const double balanced = static_cast<double>(layer.stats.assignments) / layer.stats.tokens /
+                            layer.stats.expert_requested.numel();
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "warning: block %lld: %.0f%% of the tokens chose expert %lld (balanced: %.0f%%) "
+                  "and %.0f%% of the assignments were dropped; the router is not spreading "
+                  "tokens, so this MoE may do no better than dense (docs/results.md)",
+                  (long long)layer.block, 100 * layer.stats.top_expert_token_share(),
+                  (long long)layer.stats.top_expert(), 100 * balanced,
+                  100 * layer.stats.dropped_fraction);
+    warnings.emplace_back(line);
+  }
+  return warnings;
 }
 
 EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime) {

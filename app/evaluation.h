@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "moe/routing_stats.h"
@@ -29,6 +30,9 @@ struct EvalResult {
 
   double images_per_second() const { return seconds > 0 ? images / seconds : 0; }
   std::vector<double> per_class_accuracy() const;
+  // One line per MoE layer whose routing concentrated on one expert (RoutingStats::
+  // concentrated), so that an MoE quietly working as a narrow dense layer is said out loud.
+  std::vector<std::string> routing_warnings() const;
 };
 
 // One pass over the loader's current epoch in eval mode, without gradients.

@@ -247,7 +247,8 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       hooks.on_epoch(
           {finished_epoch, record,
            summary_line(finished_epoch, trainer.total_epochs, batches ? loss_sum / batches : 0.0,
-                        val, seconds_since(epoch_start))});
+                        val, seconds_since(epoch_start)),
+           val.routing_warnings()});
     if (trainer.world) trainer.world->barrier();
   }
   if (!is_main) return;

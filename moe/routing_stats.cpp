@@ -1,5 +1,7 @@
 #include "moe/routing_stats.h"
 
+#include <algorithm>
+
 namespace moevit {
 
 RoutingStats routing_stats(const DispatchPlan& plan) {
@@ -46,6 +48,23 @@ double RoutingStats::load_share_min() const {
 
 double RoutingStats::load_share_max() const {
   return load_share().max().item<double>();
+}
+
+double RoutingStats::top_expert_token_share() const {
+  if (tokens == 0 || !expert_requested.defined()) return 0.0;
+  return expert_requested.max().item<double>() / static_cast<double>(tokens);
+}
+
+int64_t RoutingStats::top_expert() const {
+  if (tokens == 0 || !expert_requested.defined()) return -1;
+  return expert_requested.argmax().item<int64_t>();
+}
+
+bool RoutingStats::concentrated() const {
+  if (tokens == 0 || assignments == 0) return false;
+  const double experts_per_token = static_cast<double>(assignments) / tokens;
+  const double num_experts = static_cast<double>(expert_requested.numel());
+  return top_expert_token_share() > std::max(0.5, 2 * experts_per_token / num_experts);
 }
 
 double RoutingStats::load_coefficient_of_variation() const {

@@ -27,6 +27,15 @@ struct RoutingStats {
   double load_share_max() const;
   double load_coefficient_of_variation() const;  // std/mean of expert_load (population)
 
+  // Token choice: the share of tokens that asked for the most-asked expert (among their k
+  // choices), kept or not, and that expert. Balanced routing gives k/E; a router whose argmax
+  // sends most tokens to one expert shows here whatever the capacity (soft: 0, expert -1).
+  double top_expert_token_share() const;
+  int64_t top_expert() const;
+  // True when that share exceeds max(1/2, 2k/E): routing has concentrated on one expert, the
+  // others are mostly idle, and the MoE layer is unlikely to beat a dense FFN.
+  bool concentrated() const;
+
   RoutingStats& operator+=(const RoutingStats& other);  // accumulate over batches
 };
 

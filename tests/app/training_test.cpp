@@ -7,6 +7,7 @@
 
 #include "app/checkpoint.h"
 #include "app/data_setup.h"
+#include "app/evaluation.h"
 #include "app/metrics_log.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
@@ -82,6 +83,29 @@ TEST(Training, NonFiniteLossStopsWithAClearMessage) {
   config.optim.lr = 1e30;  // the first step blows the weights up; the second loss is NaN/Inf
   config.optim.grad_clip = 0;
   EXPECT_NE(testing::error_message([&] { run(config, "", 1); }).find("loss is"), std::string::npos);
+}
+
+TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
+  // Block 3: 3 of 4 tokens ask expert 1 of 4 (capacity 1 each: 2 dropped); block 5: balanced.
+  auto stats_of = [](std::vector<int64_t> experts) {
+    RoutingStats stats;
+    stats.expert_requested = torch::zeros({4}, torch::kDouble);
+    for (int64_t expert : experts) stats.expert_requested[expert] += 1;
+    stats.expert_load = stats.expert_requested.clamp_max(1);
+    stats.tokens = stats.assignments = static_cast<int64_t>(experts.size());
+    stats.dropped =
+        stats.assignments - static_cast<int64_t>(stats.expert_load.sum().item<double>());
+    stats.dropped_fraction = static_cast<double>(stats.dropped) / stats.assignments;
+    return stats;
+  };
+  EvalResult result;
+  result.routing = {{3, stats_of({1, 1, 0, 1})}, {5, stats_of({0, 1, 2, 3})}};
+  const std::vector<std::string> warnings = result.routing_warnings();
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("block 3: 75% of the tokens chose expert 1 (balanced: 25%)"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("50% of the assignments were dropped"), std::string::npos);
 }
 
 }  // namespace

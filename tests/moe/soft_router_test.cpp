@@ -50,6 +50,7 @@ TEST(SoftRouter, StatisticsGiveEachExpertItsDispatchMass) {
   const RoutingStats stats = routing_stats(route_soft(logits, 3, 2).plan);
   EXPECT_TRUE(torch::allclose(stats.expert_load, torch::full({3}, 4.0, torch::kDouble)));
   EXPECT_EQ(stats.dropped, 0);
+  EXPECT_FALSE(stats.concentrated());  // slots are fixed per expert: nothing to concentrate
 }
 
 }  // namespace

@@ -143,5 +143,43 @@ TEST(TokenChoiceRouter, StatisticsCountKeptAndDroppedAssignments) {
   EXPECT_DOUBLE_EQ(stats.load_share_min(), 0.0);
 }
 
+// Probabilities [1,S,E] whose argmax is `expert_of_token[s]` for token s.
+torch::Tensor probs_choosing(const std::vector<int64_t>& expert_of_token, int64_t num_experts) {
+  const int64_t tokens = static_cast<int64_t>(expert_of_token.size());
+  torch::Tensor logits = torch::zeros({1, tokens, num_experts});
+  for (int64_t s = 0; s < tokens; ++s) logits[0][s][expert_of_token[s]] = 2.0f;
+  return torch::softmax(logits, -1);
+}
+
+TEST(TokenChoiceRouter, ConcentrationIsTheMostAskedExpertsShareOfTokens) {
+  // 8 tokens, 4 experts, k = 1, capacity 2: 6 tokens ask expert 3, one each experts 0 and 1.
+  const RoutingStats skewed = routing_stats(
+      plan_token_choice(probs_choosing({3, 3, 0, 3, 3, 1, 3, 3}, 4), routing_with(1, 2, false)));
+  EXPECT_DOUBLE_EQ(skewed.top_expert_token_share(), 6.0 / 8);
+  EXPECT_EQ(skewed.top_expert(), 3);
+  EXPECT_EQ(skewed.dropped, 4);        // requests count whether kept or not
+  EXPECT_TRUE(skewed.concentrated());  // 0.75 > max(1/2, 2/4)
+
+  // Exactly half on one expert is not yet concentrated (the bound is strict).
+  const RoutingStats half = routing_stats(
+      plan_token_choice(probs_choosing({2, 2, 2, 2, 0, 1, 3, 0}, 4), routing_with(1, 2, false)));
+  EXPECT_DOUBLE_EQ(half.top_expert_token_share(), 0.5);
+  EXPECT_FALSE(half.concentrated());
+
+  const RoutingStats balanced = routing_stats(
+      plan_token_choice(probs_choosing({0, 1, 2, 3, 0, 1, 2, 3}, 4), routing_with(1, 2, false)));
+  EXPECT_DOUBLE_EQ(balanced.top_expert_token_share(), 0.25);
+  EXPECT_FALSE(balanced.concentrated());
+}
+
+TEST(TokenChoiceRouter, ConcentrationBoundGrowsWithK) {
+  // k = 2 of 4 experts: every token asks two, balanced is 1/2 per expert, the bound 2k/E = 1
+  // cannot be passed; every token asking expert 3 is not flagged.
+  const RoutingStats stats = routing_stats(
+      plan_token_choice(probs_choosing({3, 3, 3, 3, 3, 3, 3, 3}, 4), routing_with(2, 8, false)));
+  EXPECT_DOUBLE_EQ(stats.top_expert_token_share(), 1.0);
+  EXPECT_FALSE(stats.concentrated());
+}
+
 }  // namespace
 }  // namespace moevit
