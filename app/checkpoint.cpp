@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "vit/vision_transformer.h"
 
@@ -88,8 +89,20 @@ void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
   write_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
 }
 
+CheckpointReader::CheckpointReader(std::string path)
+    : path_(std::move(path)), archive_(open_checkpoint(path_)) {}
+
 CheckpointState read_checkpoint_state(const std::string& path) {
-  torch::serialize::InputArchive archive = open_checkpoint(path);
+  return CheckpointReader(path).state();
+}
+
+void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& model,
+                             torch::optim::Optimizer* optimizer) {
+  CheckpointReader(path).load_weights(model, optimizer);
+}
+
+CheckpointState CheckpointReader::state() {
+  torch::serialize::InputArchive& archive = archive_;
   CheckpointState state;
   c10::IValue value;
   archive.read("config_yaml", value);
@@ -109,9 +122,10 @@ CheckpointState read_checkpoint_state(const std::string& path) {
   return state;
 }
 
-void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& model,
-                             torch::optim::Optimizer* optimizer) {
-  torch::serialize::InputArchive archive = open_checkpoint(path);
+void CheckpointReader::load_weights(VisionTransformerImpl& model,
+                                    torch::optim::Optimizer* optimizer) {
+  const std::string& path = path_;
+  torch::serialize::InputArchive& archive = archive_;
   torch::serialize::InputArchive model_archive;
   archive.read("model", model_archive);
   // Module::load swaps in whatever tensor the archive holds, of any shape: check the shapes

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -36,10 +37,26 @@ void write_atomically(const std::string& path,
 void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
                      torch::optim::Optimizer* optimizer, const CheckpointState& state);
 
-// The state without the weights (enough to rebuild the model from config_yaml).
-CheckpointState read_checkpoint_state(const std::string& path);
+// A checkpoint opened once. LibTorch deserialises the whole archive when it opens it (a ViT-S
+// MoE checkpoint with AdamW's state is 459 MB), so whoever needs both the state and the
+// weights reads them through one reader. Throws, naming the file, when it is not a checkpoint.
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(std::string path);
 
-// Loads weights (and the optimizer's state when given) into a model built from the same config.
+  // The state without the weights (enough to rebuild the model from config_yaml).
+  CheckpointState state();
+  // Loads weights (and the optimizer's state when given) into a model built from the same
+  // config; a shape that does not fit is an error naming the parameter.
+  void load_weights(VisionTransformerImpl& model, torch::optim::Optimizer* optimizer);
+
+ private:
+  std::string path_;
+  torch::serialize::InputArchive archive_;
+};
+
+// One-shot forms of the reader's two reads.
+CheckpointState read_checkpoint_state(const std::string& path);
 void load_checkpoint_weights(const std::string& path, VisionTransformerImpl& model,
                              torch::optim::Optimizer* optimizer);
 

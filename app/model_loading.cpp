@@ -6,7 +6,8 @@ namespace moevit {
 
 LoadedModel load_model(const std::string& checkpoint_path,
                        const std::vector<std::string>& overrides) {
-  const CheckpointState state = read_checkpoint_state(checkpoint_path);
+  CheckpointReader checkpoint(checkpoint_path);
+  const CheckpointState state = checkpoint.state();
   LoadedModel loaded;
   loaded.config = parse_config(state.config_yaml, checkpoint_path, overrides);
   loaded.class_names = state.class_names;
@@ -15,7 +16,7 @@ LoadedModel load_model(const std::string& checkpoint_path,
                              std::to_string(loaded.class_names.size()) + " class names for a " +
                              std::to_string(loaded.config.model.num_classes) + "-class model");
   loaded.model = VisionTransformer(loaded.config.model);
-  load_checkpoint_weights(checkpoint_path, *loaded.model, nullptr);
+  checkpoint.load_weights(*loaded.model, nullptr);
   loaded.model->eval();
   return loaded;
 }

@@ -96,12 +96,13 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
           : static_cast<int64_t>(std::llround(optim.warmup_epochs * trainer.steps_per_epoch));
 
   if (!resume_path.empty()) {
-    const CheckpointState state = read_checkpoint_state(resume_path);
+    CheckpointReader checkpoint(resume_path);
+    const CheckpointState state = checkpoint.state();
     if (state.class_names != trainer.class_names)
       throw std::invalid_argument(resume_path +
                                   ": its class names differ from the data's; resume with the "
                                   "data it was trained on");
-    load_checkpoint_weights(resume_path, *trainer.model, trainer.optimizer.get());
+    checkpoint.load_weights(*trainer.model, trainer.optimizer.get());
     trainer.epoch = state.epoch;
     trainer.step = state.step;
     trainer.batches_into_epoch = state.batches_into_epoch;
