@@ -36,8 +36,8 @@ struct EpochSummary {
   int64_t epoch = 0;      // 1-based
   nlohmann::json record;  // what went into metrics.jsonl
   std::string line;       // one human-readable summary line
-  std::vector<std::string>
-      warnings;  // validation's routing warnings (EvalResult::routing_warnings)
+  // Validation's routing warnings (EvalResult::routing_warnings), one line each.
+  std::vector<std::string> warnings;
 };
 
 struct TrainHooks {

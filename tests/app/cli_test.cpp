@@ -39,6 +39,9 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   EXPECT_EQ(summary["images"], 12);  // 3 classes × 4 val images
   EXPECT_EQ(summary["per_class_top1"].size(), 3u);
   EXPECT_EQ(summary["routing"].size(), 1u);
+  // Soft routing never concentrates: the warnings list is there and empty.
+  ASSERT_TRUE(summary["warnings"].is_array()) << summary.dump();
+  EXPECT_TRUE(summary["warnings"].empty());
   EXPECT_TRUE(std::filesystem::exists(summary["confusion_csv"].get<std::string>()));
 }
 
