@@ -1,6 +1,14 @@
 #include "moe/gating.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 namespace moevit {
+
+at::Tensor router_logits_fp32(const at::Tensor& tokens, const at::Tensor& weight) {
+  // Autocast would cast both operands of the matmul to bf16; step outside it for this one.
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  return at::matmul(tokens.to(at::kFloat), weight.to(at::kFloat));
+}
 
 Gates compute_gates(const at::Tensor& logits, double noise_std, bool training) {
   Gates gates;

@@ -6,6 +6,7 @@
 
 #include "moe/capacity.h"
 #include "moe/dispatch_plan.h"
+#include "moe/gating.h"
 #include "moe/soft_router.h"
 #include "moe/token_choice_router.h"
 
@@ -91,7 +92,7 @@ RouterOutput MoeLayerImpl::route(const torch::Tensor& groups) {
     else  // no trainer's reducer (one process, no accumulation): the global batch is this one
       routing.count_reducer = [](const at::Tensor& counts) { return counts; };
   }
-  return route_token_choice(torch::matmul(groups, router_weight), routing, is_training());
+  return route_token_choice(router_logits_fp32(groups, router_weight), routing, is_training());
 }
 
 MoeLayerOutput MoeLayerImpl::forward(const torch::Tensor& inputs) {

@@ -5,7 +5,10 @@
 
 #include <vector>
 
+#include <ATen/autocast_mode.h>
+
 #include "moe/dispatch_plan.h"
+#include "moe/gating.h"
 #include "moe/routing_stats.h"
 
 namespace moevit {
@@ -111,6 +114,32 @@ TEST(TokenChoiceRouter, RenormalisedWeightsSumToOneOverKeptChoices) {
   const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing);
   EXPECT_NEAR(plan.combine_weight[0][0].sum().item<float>(), 1.0f, 1e-6);
   EXPECT_NEAR(plan.combine_weight[0][0][0].item<float>(), 0.4f / 0.6f, 1e-6);
+}
+
+// CPU bf16 autocast on for one scope (the setter changed in LibTorch 2.4).
+struct CpuAutocastOn {
+  CpuAutocastOn() { set(true); }
+  ~CpuAutocastOn() { set(false); }
+  static void set(bool enabled) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCPU, enabled);
+#else
+    at::autocast::set_cpu_enabled(enabled);
+#endif
+  }
+};
+
+TEST(TokenChoiceRouter, RouterLogitsStayFloat32UnderAutocast) {
+  // Two experts whose weights differ by 1e-3: bf16 rounds both logits to 1.0 (a tie, so top-k
+  // takes expert 0); float32 keeps expert 1 ahead.
+  const torch::Tensor tokens = torch::ones({1, 1, 1});
+  const torch::Tensor weight = torch::tensor({1.0f, 1.001f}).reshape({1, 2});
+  const CpuAutocastOn autocast;
+  ASSERT_EQ(torch::matmul(tokens, weight).scalar_type(), torch::kBFloat16);  // autocast is on
+  const torch::Tensor logits = router_logits_fp32(tokens, weight);
+  EXPECT_EQ(logits.scalar_type(), torch::kFloat);
+  EXPECT_EQ(logits.argmax(-1).item<int64_t>(), 1);
+  EXPECT_FLOAT_EQ(logits[0][0][1].item<float>(), 1.001f);
 }
 
 TEST(TokenChoiceRouter, NoiseOnlyInTrainingAndSeedDeterminesIt) {
