@@ -15,7 +15,7 @@ LoadedModel load_model(const std::string& checkpoint_path,
     throw std::runtime_error(checkpoint_path + ": holds " +
                              std::to_string(loaded.class_names.size()) + " class names for a " +
                              std::to_string(loaded.config.model.num_classes) + "-class model");
-  loaded.model = VisionTransformer(loaded.config.model);
+  loaded.model = VisionTransformer(loaded.config.model, WeightInit::kOverwrittenByCheckpoint);
   checkpoint.load_weights(*loaded.model, nullptr);
   loaded.model->eval();
   return loaded;

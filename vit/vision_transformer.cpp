@@ -6,10 +6,10 @@
 
 namespace moevit {
 
-VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config) : config_(config) {
+VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config, WeightInit init)
+    : config_(config) {
   check_model_config(config);
-  patch_embed = register_module(
-      "patch_embed", PatchEmbed(config));
+  patch_embed = register_module("patch_embed", PatchEmbed(config));
   if (config.pooling == Pooling::kClassToken)
     class_token = register_parameter("class_token", torch::zeros({1, 1, config.dim}));
   position_embedding =
@@ -24,7 +24,7 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config) : config
   norm = register_module("norm",
                          torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.dim}).eps(1e-6)));
   head = register_module("head", torch::nn::Linear(config.dim, config.num_classes));
-  init_vit_weights(*this);
+  if (init == WeightInit::kForTraining) init_vit_weights(*this);
 }
 
 VitFeatures VisionTransformerImpl::forward_features(const torch::Tensor& images,

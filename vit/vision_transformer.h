@@ -35,9 +35,16 @@ struct VitOutput {
   std::vector<LayerRouting> routing;  // one per MoE layer when keep_routing, else empty
 };
 
+// What the constructor leaves in the weights. kForTraining: the training init of vit/init.h.
+// kOverwrittenByCheckpoint: only the submodules' own default init, for a caller that loads every
+// parameter from a checkpoint next (eval, classify, heatmap): a second random init of a large
+// MoE model would be a visible share of classify's latency, all of it thrown away.
+enum class WeightInit { kForTraining, kOverwrittenByCheckpoint };
+
 class VisionTransformerImpl : public torch::nn::Module {
  public:
-  explicit VisionTransformerImpl(const ModelConfig& config);
+  explicit VisionTransformerImpl(const ModelConfig& config,
+                                 WeightInit init = WeightInit::kForTraining);
 
   // images [B,C,H,W] → logits. keep_routing keeps every MoE layer's plan (heatmaps, stats);
   // without it the plans are released as soon as each layer has run.

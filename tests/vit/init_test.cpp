@@ -58,5 +58,25 @@ TEST(Init, ModelPolicyXavierWeightsZeroBiasesSmallEmbeddings) {
   EXPECT_LT(model->class_token.abs().max().item<float>(), 1e-4f);
 }
 
+TEST(Init, ModelBuiltForACheckpointSkipsTheTrainingInit) {
+  // The training init draws the position embedding (trunc-normal) and zeroes Linear biases;
+  // a model about to be overwritten by a checkpoint keeps the constructors' values instead.
+  const ModelConfig config = testing::tiny_model_config(RouterKind::kTopK);
+  VisionTransformer trained(config, WeightInit::kForTraining);
+  VisionTransformer loadable(config, WeightInit::kOverwrittenByCheckpoint);
+  EXPECT_GT(trained->position_embedding.abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(loadable->position_embedding.abs().max().item<float>(), 0.0f);
+  const auto any_attention_bias_nonzero = [](const VisionTransformer& model) {
+    bool nonzero = false;
+    for (const auto& item : model->named_parameters())
+      if (item.key().find("attention") != std::string::npos &&
+          item.key().find("bias") != std::string::npos)
+        nonzero |= item.value().abs().max().item<float>() > 0.0f;
+    return nonzero;
+  };
+  EXPECT_FALSE(any_attention_bias_nonzero(trained));
+  EXPECT_TRUE(any_attention_bias_nonzero(loadable));
+}
+
 }  // namespace
 }  // namespace moevit
