@@ -7,7 +7,9 @@
 #include <fstream>
 
 #include "app/config.h"
+#include "app/model_loading.h"
 #include "app/optimizer_setup.h"
+#include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
@@ -73,6 +75,33 @@ TEST(Checkpoint, RoundTripIsBitwiseForWeightsOptimizerAndState) {
     EXPECT_TRUE(torch::equal(before.exp_avg(), after.exp_avg())) << item.key();
     EXPECT_TRUE(torch::equal(before.exp_avg_sq(), after.exp_avg_sq())) << item.key();
   }
+}
+
+TEST(Checkpoint, LoadedModelHoldsEveryParameterAndBufferOfTheSavedOne) {
+  // load_model skips the training init (WeightInit::kOverwrittenByCheckpoint), so every value
+  // of the rebuilt model must come from the file: any tensor left out would differ here.
+  TempDir dir;
+  const Config config =
+      parse_config(testing::tiny_config_yaml(dir.path(), dir / "out", "priority"), "tiny.yaml", {});
+  torch::manual_seed(0);
+  VisionTransformer model(config.model);
+  CheckpointState state;
+  state.config_yaml = dump_config(config);
+  for (int64_t i = 0; i < config.model.num_classes; ++i)
+    state.class_names.push_back("class" + std::to_string(i));
+  save_checkpoint(dir / "best.pt", *model, nullptr, state);
+
+  torch::manual_seed(99);
+  const LoadedModel loaded = load_model(dir / "best.pt", {});
+  const auto saved = model->named_parameters(), restored = loaded.model->named_parameters();
+  ASSERT_EQ(saved.size(), restored.size());
+  for (const auto& item : saved)
+    EXPECT_TRUE(torch::equal(item.value(), restored[item.key()])) << item.key();
+  const auto saved_buffers = model->named_buffers();
+  const auto restored_buffers = loaded.model->named_buffers();
+  for (const auto& item : saved_buffers)
+    EXPECT_TRUE(torch::equal(item.value(), restored_buffers[item.key()])) << item.key();
+  EXPECT_FALSE(loaded.model->is_training());
 }
 
 TEST(Checkpoint, AtomicWriteKeepsTheOldFileWhenWritingFails) {
