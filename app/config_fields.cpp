@@ -216,6 +216,7 @@ std::vector<ConfigField> make_fields() {
       field("model.pooling", pooling, model, &ModelConfig::pooling),
       field("model.stem", stem, model, &ModelConfig::stem),
       field("model.dropout", number, model, &ModelConfig::dropout),
+      field("model.drop_path", number, model, &ModelConfig::drop_path),
       field("moe.router", router, moe, &MoeOptions::router),
       field("moe.num_experts", integer, moe, &MoeOptions::num_experts),
       field("moe.k", integer, moe, &MoeOptions::experts_per_token),

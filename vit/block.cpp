@@ -1,8 +1,11 @@
 #include "vit/block.h"
 
+#include "vit/drop_path.h"
+
 namespace moevit {
 
-BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe) {
+BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_rate)
+    : drop_path_rate_(drop_path_rate) {
   const auto norm_options = torch::nn::LayerNormOptions({config.dim}).eps(1e-6);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
   attention = register_module("attention", Attention(config.dim, config.heads, config.dropout));
@@ -28,13 +31,19 @@ torch::Tensor add_residual(const torch::Tensor& residual, const torch::Tensor& b
 
 BlockOutput BlockImpl::forward(const torch::Tensor& tokens) {
   BlockOutput output;
-  const torch::Tensor attended = add_residual(tokens, attention->forward(norm1->forward(tokens)));
+  const auto dropped = [&](const torch::Tensor& branch) {
+    return drop_path(branch, drop_path_rate_, is_training());
+  };
+  const torch::Tensor attended =
+      add_residual(tokens, dropped(attention->forward(norm1->forward(tokens))));
   if (!has_moe()) {
-    output.tokens = add_residual(attended, mlp->forward(norm2->forward(attended)));
+    output.tokens = add_residual(attended, dropped(mlp->forward(norm2->forward(attended))));
     return output;
   }
+  // The MoE layer still routes (and its aux losses count) for a dropped sample: as in timm, only
+  // the branch's contribution to the residual is dropped.
   MoeLayerOutput moe_output = moe->forward(norm2->forward(attended));
-  output.tokens = add_residual(attended, moe_output.output);
+  output.tokens = add_residual(attended, dropped(moe_output.output));
   output.routing = std::move(moe_output.routing);
   return output;
 }

@@ -20,10 +20,12 @@ struct BlockOutput {
 };
 
 // Pre-LN transformer block: x += attention(norm1(x)); x += ffn(norm2(x)), where the FFN is the
-// dense Mlp or, in the blocks the placement names, an MoE layer.
+// dense Mlp or, in the blocks the placement names, an MoE layer. In training each branch may be
+// dropped per sample (stochastic depth).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const ModelConfig& config, bool use_moe);
+  // drop_path_rate: this block's stochastic-depth rate (vit/drop_path.h), 0 for none.
+  BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_rate = 0.0);
 
   // tokens [B,N,D] → [B,N,D]
   BlockOutput forward(const torch::Tensor& tokens);
@@ -35,6 +37,9 @@ class BlockImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm2{nullptr};
   Mlp mlp{nullptr};       // dense blocks
   MoeLayer moe{nullptr};  // MoE blocks
+
+ private:
+  double drop_path_rate_ = 0.0;
 };
 TORCH_MODULE(Block);
 

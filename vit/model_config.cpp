@@ -38,6 +38,8 @@ void check_model_config(const ModelConfig& config) {
                  std::to_string(config.num_classes));
   require_option(config.dropout >= 0 && config.dropout < 1, "model.dropout", "a number in [0, 1)",
                  format_option_value(config.dropout));
+  require_option(config.drop_path >= 0 && config.drop_path < 1, "model.drop_path",
+                 "a number in [0, 1)", format_option_value(config.drop_path));
   check_moe_options(config.moe);
   if (config.moe.router == RouterKind::kDense) return;
   const MoePlacement& placement = config.placement;

@@ -37,6 +37,7 @@ struct ModelConfig {
   Pooling pooling = Pooling::kGlobalAverage;
   Stem stem = Stem::kPatch;  // conv needs patch_size a power of two
   double dropout = 0.0;      // on attention output and FFN output
+  double drop_path = 0.0;    // stochastic depth at the last block, rising from 0 (timm)
   MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
   MoePlacement placement;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "vit/drop_path.h"
 #include "vit/init.h"
 
 namespace moevit {
@@ -15,10 +16,11 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config, WeightIn
   position_embedding =
       register_parameter("position_embedding", torch::zeros({1, config.num_tokens(), config.dim}));
   const std::vector<int64_t> moe_ids = moe_block_ids(config);
+  const std::vector<double> drop_rates = drop_path_rates(config.drop_path, config.depth);
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t id = 0; id < config.depth; ++id) {
     const bool use_moe = std::find(moe_ids.begin(), moe_ids.end(), id) != moe_ids.end();
-    block_list_.push_back(Block(config, use_moe));
+    block_list_.push_back(Block(config, use_moe, drop_rates[id]));
     blocks->push_back(block_list_.back());
   }
   norm = register_module("norm",

@@ -47,7 +47,7 @@ std::string set_refusal(const Overrides& overrides) {
 // its default (warmup_steps and blocks are set instead; at most one of each may be).
 const char* kEveryKeyChanged = R"(
 model: {image_size: 32, patch_size: 8, channels: 3, dim: 96, depth: 4, heads: 4, mlp_dim: 200,
-        num_classes: 7, pooling: token, stem: conv, dropout: 0.1}
+        num_classes: 7, pooling: token, stem: conv, dropout: 0.1, drop_path: 0.2}
 moe:
   router: priority
   num_experts: 4
@@ -125,6 +125,7 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.model.pooling, Pooling::kClassToken);
   EXPECT_EQ(config.model.stem, Stem::kConv);
   EXPECT_DOUBLE_EQ(config.model.dropout, 0.1);
+  EXPECT_DOUBLE_EQ(config.model.drop_path, 0.2);
   EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
   EXPECT_EQ(config.model.moe.experts_per_token, 2);
   EXPECT_TRUE(config.model.moe.renormalize_gates);
@@ -358,6 +359,7 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.lr=-1e-3"}, "optim.lr: expected a number > 0, got -0.001"},
       {{"optim.min_lr=1"}, "optim.min_lr: expected a number in [0, optim.lr], got 1"},
       {{"optim.beta2=1"}, "optim.beta2: expected a number in [0, 1), got 1"},
+      {{"model.drop_path=1"}, "model.drop_path: expected a number in [0, 1), got 1"},
       {{"optim.warmup_steps=10", "optim.warmup_epochs=1"},
        "optim.warmup_steps: expected 0 when optim.warmup_epochs is set (1), got 10"},
       {{"optim.epochs=0"}, "optim.epochs: expected an integer >= 1, got 0"},
