@@ -100,9 +100,11 @@ int run_eval(const CommandArgs& args) {
     std::printf("  %-20s %6.2f%%\n", loaded.class_names[label].c_str(), 100 * per_class[label]);
   for (const LayerRoutingStats& layer : result.routing)
     std::printf(
-        "  block %lld: expert load share %.3f-%.3f (cv %.3f), dropped %.2f%% of assignments\n",
+        "  block %lld: expert load share %.3f-%.3f (cv %.3f), dropped %.2f%% of assignments, "
+        "mean top gate %.3f, mean combine weight per token %.3f\n",
         (long long)layer.block, layer.stats.load_share_min(), layer.stats.load_share_max(),
-        layer.stats.load_coefficient_of_variation(), 100 * layer.stats.dropped_fraction);
+        layer.stats.load_coefficient_of_variation(), 100 * layer.stats.dropped_fraction,
+        layer.stats.mean_top_gate(), layer.stats.mean_token_weight());
   for (const std::string& warning : result.routing_warnings())
     std::printf("  %s\n", warning.c_str());
   std::printf("  confusion matrix: %s\n", confusion_path.c_str());

@@ -16,7 +16,9 @@ nlohmann::json routing_json(const std::vector<LayerRoutingStats>& routing) {
                       {"load_share_max", stats.load_share_max()},
                       {"load_cv", stats.load_coefficient_of_variation()},
                       {"dropped_fraction", stats.dropped_fraction},
-                      {"tokens_unprocessed_fraction", stats.tokens_unprocessed_fraction()}});
+                      {"tokens_unprocessed_fraction", stats.tokens_unprocessed_fraction()},
+                      {"mean_top_gate", stats.mean_top_gate()},
+                      {"mean_token_weight", stats.mean_token_weight()}});
   }
   return layers;
 }

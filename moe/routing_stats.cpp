@@ -30,6 +30,8 @@ RoutingStats routing_stats(const DispatchPlan& plan) {
       stats.assignments ? static_cast<double>(stats.dropped) / stats.assignments : 0.0;
   stats.tokens = plan.num_groups * plan.tokens_per_group;
   stats.tokens_unprocessed = (~kept.any(2)).sum().item<int64_t>();
+  stats.top_gate_sum = plan.gate.detach().select(2, 0).to(at::kDouble).sum().item<double>();
+  stats.combine_weight_sum = plan.combine_weight.detach().to(at::kDouble).sum().item<double>();
   return stats;
 }
 
@@ -40,6 +42,14 @@ at::Tensor RoutingStats::load_share() const {
 
 double RoutingStats::tokens_unprocessed_fraction() const {
   return tokens ? static_cast<double>(tokens_unprocessed) / tokens : 0.0;
+}
+
+double RoutingStats::mean_top_gate() const {
+  return tokens ? top_gate_sum / tokens : 0.0;
+}
+
+double RoutingStats::mean_token_weight() const {
+  return tokens ? combine_weight_sum / tokens : 0.0;
 }
 
 double RoutingStats::load_share_min() const {
@@ -81,6 +91,8 @@ RoutingStats& RoutingStats::operator+=(const RoutingStats& other) {
   dropped_fraction = assignments ? static_cast<double>(dropped) / assignments : 0.0;
   tokens += other.tokens;
   tokens_unprocessed += other.tokens_unprocessed;
+  top_gate_sum += other.top_gate_sum;
+  combine_weight_sum += other.combine_weight_sum;
   return *this;
 }
 

@@ -13,4 +13,9 @@ namespace moevit {
 at::Tensor assign_slots(const at::Tensor& expert_index, int64_t num_experts,
                         const at::Tensor& priority_order = at::Tensor());
 
+// The same slots from tensor operations (a one-hot running count), for tensors off the CPU,
+// where assign_slots's per-group loop cannot run; on any device, equal to assign_slots.
+at::Tensor assign_slots_by_tensor_ops(const at::Tensor& expert_index, int64_t num_experts,
+                                      const at::Tensor& priority_order = at::Tensor());
+
 }  // namespace moevit

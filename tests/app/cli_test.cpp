@@ -51,16 +51,23 @@ TEST(Cli, EvalCapacityFactorOverrideChangesDropRate) {
   testing::write_text(dir / "tiny.yaml",
                       testing::tiny_config_yaml(dir / "data", dir / "run", "topk"));
   ASSERT_EQ(run_command(kMoevit + " train --config " + (dir / "tiny.yaml")).exit_code, 0);
-  const auto dropped_at = [&](const std::string& factor) {
+  const auto block_at = [&](const std::string& factor) {
     const auto result = run_command(kMoevit + " eval --json --checkpoint " + (dir / "run/last.pt") +
                                     " --set moe.eval_capacity_factor=" + factor);
     EXPECT_EQ(result.exit_code, 0) << result.output;
-    return nlohmann::json::parse(
-               result.output.substr(result.output.find('{')))["routing"][0]["dropped_fraction"]
-        .get<double>();
+    return nlohmann::json::parse(result.output.substr(result.output.find('{')))["routing"][0];
   };
-  EXPECT_EQ(dropped_at("4.0"), 0.0);  // C = 16 = every token of an image: nothing drops
-  EXPECT_GT(dropped_at("0.25"), 0.0);
+  const nlohmann::json roomy = block_at("4.0"), tight = block_at("0.25");
+  EXPECT_EQ(roomy["dropped_fraction"].get<double>(), 0.0);  // C = 16 = an image's tokens
+  EXPECT_GT(tight["dropped_fraction"].get<double>(), 0.0);
+  // k = 1 with nothing dropped: each token's combine weight is its top gate, in (1/E, 1].
+  const double top_gate = roomy["mean_top_gate"].get<double>();
+  EXPECT_GT(top_gate, 0.25);
+  EXPECT_LE(top_gate, 1.0);
+  EXPECT_NEAR(roomy["mean_token_weight"].get<double>(), top_gate, 1e-6);
+  // Drops take weight away from tokens, never add it; the gates do not depend on capacity.
+  EXPECT_LT(tight["mean_token_weight"].get<double>(), top_gate);
+  EXPECT_NEAR(tight["mean_top_gate"].get<double>(), top_gate, 1e-6);
 }
 
 TEST(Cli, BadConfigIsRefusedInOneLineBeforeAnyWork) {

@@ -10,6 +10,7 @@
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/routing_stats.h"
+#include "moe/slot_assignment.h"
 
 namespace moevit {
 namespace {
@@ -170,6 +171,12 @@ TEST(TokenChoiceRouter, StatisticsCountKeptAndDroppedAssignments) {
   EXPECT_EQ(stats.tokens_unprocessed, 0);
   EXPECT_DOUBLE_EQ(stats.load_share_max(), 0.5);
   EXPECT_DOUBLE_EQ(stats.load_share_min(), 0.0);
+  // Top gates 0.4, 0.5, 0.6; kept combine weights 0.4 + 0.2, 0.5, 0.6 (two choices dropped).
+  EXPECT_NEAR(stats.mean_top_gate(), 1.5 / 3, 1e-6);
+  EXPECT_NEAR(stats.mean_token_weight(), 1.7 / 3, 1e-6);
+  RoutingStats twice = stats;
+  twice += stats;
+  EXPECT_NEAR(twice.mean_token_weight(), 1.7 / 3, 1e-6);
 }
 
 // Probabilities [1,S,E] whose argmax is `expert_of_token[s]` for token s.
@@ -208,6 +215,22 @@ TEST(TokenChoiceRouter, ConcentrationBoundGrowsWithK) {
       plan_token_choice(probs_choosing({3, 3, 3, 3, 3, 3, 3, 3}, 4), routing_with(2, 8, false)));
   EXPECT_DOUBLE_EQ(stats.top_expert_token_share(), 1.0);
   EXPECT_FALSE(stats.concentrated());
+}
+
+// The CPU loop and the tensor-op count (the path off the CPU) give the same slots, with and
+// without a priority order, for several K.
+TEST(TokenChoiceRouter, SlotLoopAndTensorOpsAgree) {
+  torch::manual_seed(11);
+  for (int64_t choices : {1, 2, 3}) {
+    const torch::Tensor expert_index = torch::randint(0, 5, {4, 30, choices}, torch::kLong);
+    const torch::Tensor order = torch::rand({4, 30}).argsort(/*dim=*/1, /*descending=*/false);
+    EXPECT_TRUE(
+        torch::equal(assign_slots(expert_index, 5), assign_slots_by_tensor_ops(expert_index, 5)))
+        << choices;
+    EXPECT_TRUE(torch::equal(assign_slots(expert_index, 5, order),
+                             assign_slots_by_tensor_ops(expert_index, 5, order)))
+        << choices;
+  }
 }
 
 }  // namespace
