@@ -84,6 +84,7 @@ RouterOutput MoeLayerImpl::route(const torch::Tensor& groups) {
   routing.capacity = capacity(groups.size(1));
   routing.batch_priority = uses_batch_priority();
   routing.renormalize_gates = options_.renormalize_gates;
+  routing.gate_scale = options_.gate_scale;
   routing.noise_std = options_.noise_std;
   routing.loss_weights = options_.loss_weights;
   if (options_.balance_scope == BalanceScope::kGlobal && is_training()) {

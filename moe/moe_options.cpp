@@ -67,6 +67,13 @@ void check_moe_options(const MoeOptions& options) {
                    std::to_string(options.capacity_multiple));
     require_option(options.noise_std >= 0, "moe.noise_std", "a number >= 0",
                    format_option_value(options.noise_std));
+    require_option(options.gate_scale > 0, "moe.gate_scale", "a number > 0",
+                   format_option_value(options.gate_scale));
+  } else {
+    // Soft-MoE's combine weights are a softmax over slots per token: no gate to scale.
+    require_option(options.gate_scale == 1.0, "moe.gate_scale",
+                   "1 with moe.router: soft (it scales token-choice gates)",
+                   format_option_value(options.gate_scale));
   }
   require_option(options.slots_per_expert >= 0, "moe.slots_per_expert",
                  "an integer >= 0 (0 = auto)", std::to_string(options.slots_per_expert));

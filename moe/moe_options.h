@@ -39,9 +39,14 @@ struct AuxLossWeights {
 
 struct MoeOptions {
   RouterKind router = RouterKind::kTopK;
-  int64_t num_experts = 8;             // E, e.g. 8
-  int64_t experts_per_token = 1;       // K for token choice, e.g. 1 or 2
-  bool renormalize_gates = false;      // divide the K combine weights by their sum (vmoe: no)
+  int64_t num_experts = 8;         // E, e.g. 8
+  int64_t experts_per_token = 1;   // K for token choice, e.g. 1 or 2
+  bool renormalize_gates = false;  // divide the K combine weights by their sum (vmoe: no)
+  // Token choice: the combine weights are gate_scale × the gates (DeepSeek-V3's
+  // routed_scaling_factor). A near-flat router's top-1 gate is ~1/E, so with scale 1 the experts'
+  // output reaches the residual at ~1/E of a dense FFN's and, under Adam, learns ~E× slower
+  // (docs/results.md).
+  double gate_scale = 1.0;
   double noise_std = 1.0;              // training noise on logits has std noise_std / E (vmoe)
   double capacity_factor = 1.05;       // training; C = ceil(K·S·factor/E)
   double eval_capacity_factor = 1.25;  // evaluation (vmoe evaluates with more room)

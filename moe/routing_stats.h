@@ -22,8 +22,8 @@ struct RoutingStats {
   double tokens_unprocessed_fraction() const;
   // Token choice: Σ over tokens of the top-1 gate (the router's confidence; 1/E when its
   // softmax is flat), and Σ over tokens and kept choices of the combine weight (how strongly
-  // the experts' outputs enter the residual; 0 for dropped choices). Soft: 0 (its combine
-  // weights sum to 1 per token by construction).
+  // the experts' outputs enter the residual, moe.gate_scale included; 0 for dropped choices). Soft:
+  // 0 (its combine weights sum to 1 per token by construction).
   double top_gate_sum = 0;
   double combine_weight_sum = 0;
   double mean_top_gate() const;      // top_gate_sum / tokens

@@ -23,6 +23,7 @@ struct TokenChoiceRouting {
   int64_t capacity = 1;            // C, slots per expert per group (see compute_capacity)
   bool batch_priority = false;     // BPR: claim slots by descending top-1 gate
   bool renormalize_gates = false;  // combine weights divided by the sum of the K gates
+  double gate_scale = 1.0;         // combine weights multiplied by this (after renormalising)
   double noise_std = 1.0;          // training noise std · E (vmoe convention)
   AuxLossWeights loss_weights;
   // Set: the Switch loss takes f_e from the reduced counts (global scope); empty: per group.

@@ -53,6 +53,7 @@ moe:
   num_experts: 4
   k: 2
   renormalize: true
+  gate_scale: 2.5
   noise_std: 0.5
   capacity_factor: 1.5
   eval_capacity_factor: 2
@@ -129,6 +130,7 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
   EXPECT_EQ(config.model.moe.experts_per_token, 2);
   EXPECT_TRUE(config.model.moe.renormalize_gates);
+  EXPECT_DOUBLE_EQ(config.model.moe.gate_scale, 2.5);
   EXPECT_EQ(config.model.moe.priority_at, PriorityAt::kEval);
   EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.switch_balance, 0.03);
   EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.z_loss, 0.001);
@@ -360,6 +362,9 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.min_lr=1"}, "optim.min_lr: expected a number in [0, optim.lr], got 1"},
       {{"optim.beta2=1"}, "optim.beta2: expected a number in [0, 1), got 1"},
       {{"model.drop_path=1"}, "model.drop_path: expected a number in [0, 1), got 1"},
+      {{"moe.gate_scale=0"}, "moe.gate_scale: expected a number > 0, got 0"},
+      {{"moe.router=soft", "moe.gate_scale=8"},
+       "moe.gate_scale: expected 1 with moe.router: soft (it scales token-choice gates), got 8"},
       {{"optim.warmup_steps=10", "optim.warmup_epochs=1"},
        "optim.warmup_steps: expected 0 when optim.warmup_epochs is set (1), got 10"},
       {{"optim.epochs=0"}, "optim.epochs: expected an integer >= 1, got 0"},

@@ -58,6 +58,16 @@ TEST(TokenChoiceRouter, BatchPriorityMatchesVmoeIndices) {
   EXPECT_TRUE(torch::allclose(plan.combine_weight, expected.to(torch::kFloat)));
 }
 
+TEST(TokenChoiceRouter, GateScaleMultipliesTheKeptCombineWeightsOnly) {
+  TokenChoiceRouting routing = routing_with(2, 2, false);
+  routing.gate_scale = 8.0;
+  const DispatchPlan plan = plan_token_choice(vmoe_gates(), routing);
+  // As VanillaMatchesVmoeIndices, times 8; the gates themselves (priorities, statistics) not.
+  const torch::Tensor expected = torch::tensor({3.2, 1.6, 4.0, 0.0, 4.8, 0.0}).reshape({1, 3, 2});
+  EXPECT_TRUE(torch::allclose(plan.combine_weight, expected.to(torch::kFloat)));
+  EXPECT_NEAR(plan.gate.sum().item<double>(), 0.4 + 0.2 + 0.5 + 0.4 + 0.6 + 0.3, 1e-6);
+}
+
 TEST(TokenChoiceRouter, ChoiceMajorEveryFirstChoiceBeatsAnySecondChoice) {
   // 4 tokens, E = 2, K = 2: every token's first choice is expert 0, second expert 1... except
   // token 3 whose first choice is expert 1. With C = 1 the second choices of tokens 0-2 can
