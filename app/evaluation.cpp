@@ -22,6 +22,16 @@ std::vector<double> EvalResult::per_class_accuracy() const {
 std::vector<std::string> EvalResult::routing_warnings() const {
   std::vector<std::string> warnings;
   for (const LayerRoutingStats& layer : routing) {
+    if (layer.stats.contributes_little()) {
+      char line[320];
+      std::snprintf(line, sizeof line,
+                    "warning: block %lld: the experts' outputs reach the residual at a mean weight "
+                    "of %.3f per token (mean top gate %.3f, %.0f%% of the assignments dropped); "
+                    "this MoE layer adds little to the model (docs/results.md)",
+                    (long long)layer.block, layer.stats.mean_token_weight(),
+                    layer.stats.mean_top_gate(), 100 * layer.stats.dropped_fraction);
+      warnings.emplace_back(line);
+    }
     if (!layer.stats.concentrated()) continue;
     const double balanced = static_cast<double>(layer.stats.assignments) / layer.stats.tokens /
                             layer.stats.expert_requested.numel();

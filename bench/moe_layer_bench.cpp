@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "moe/moe_layer.h"
+#include "moe/slot_assignment.h"
 #include "vit/mlp.h"
 
 namespace moevit {
@@ -90,6 +91,25 @@ BENCHMARK(BM_Router)
                     static_cast<int64_t>(RouterKind::kSoft)}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(1.0);
+
+// Slot assignment alone, the CPU loop against the tensor-op count it replaced on CPU (the path
+// off the CPU), on the shipped Fashion-MNIST routing shape: 64 one-image groups of 49 tokens,
+// k = 1, E = 8, with (BPR) and without a priority order. Args: 0 loop / 1 tensor ops,
+// prioritised 0/1.
+void BM_AssignSlots(benchmark::State& state) {
+  use_every_core();
+  torch::manual_seed(0);
+  const torch::Tensor expert_index = torch::randint(0, 8, {64, 49, 1}, torch::kLong);
+  const torch::Tensor order = state.range(1)
+                                  ? torch::rand({64, 49}).argsort(/*dim=*/1, /*descending=*/true)
+                                  : torch::Tensor();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(state.range(0) ? assign_slots_by_tensor_ops(expert_index, 8, order)
+                                            : assign_slots(expert_index, 8, order));
+  state.SetLabel(std::string(state.range(0) ? "tensor ops" : "loop") +
+                 (state.range(1) ? ", priority" : ""));
+}
+BENCHMARK(BM_AssignSlots)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 BENCHMARK(BM_DenseFfn)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_MoeLayer)

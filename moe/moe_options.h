@@ -44,8 +44,8 @@ struct MoeOptions {
   bool renormalize_gates = false;  // divide the K combine weights by their sum (vmoe: no)
   // Token choice: the combine weights are gate_scale × the gates (DeepSeek-V3's
   // routed_scaling_factor). A near-flat router's top-1 gate is ~1/E, so with scale 1 the experts'
-  // output reaches the residual at ~1/E of a dense FFN's and, under Adam, learns ~E× slower
-  // (docs/results.md).
+  // output reaches the residual at ~1/E of a dense FFN's size (docs/results.md, where scale E
+  // restored the size but, after one epoch, not the model's use of the experts).
   double gate_scale = 1.0;
   double noise_std = 1.0;              // training noise on logits has std noise_std / E (vmoe)
   double capacity_factor = 1.05;       // training; C = ceil(K·S·factor/E)

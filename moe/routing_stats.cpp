@@ -77,6 +77,13 @@ bool RoutingStats::concentrated() const {
   return top_expert_token_share() > std::max(0.5, 2 * experts_per_token / num_experts);
 }
 
+bool RoutingStats::contributes_little() const {
+  if (tokens == 0 || assignments == 0) return false;
+  const double experts_per_token = static_cast<double>(assignments) / tokens;
+  const double num_experts = static_cast<double>(expert_requested.numel());
+  return mean_token_weight() < std::min(0.5, 2 * experts_per_token / num_experts);
+}
+
 double RoutingStats::load_coefficient_of_variation() const {
   const double mean = expert_load.mean().item<double>();
   return mean > 0 ? expert_load.std(/*unbiased=*/false).item<double>() / mean : 0.0;

@@ -44,6 +44,12 @@ struct RoutingStats {
   // others are mostly idle, and the MoE layer is unlikely to beat a dense FFN.
   bool concentrated() const;
 
+  // Token choice: true when the experts' outputs reach the residual at a mean weight per token
+  // below min(1/2, 2k/E), i.e. under twice what a flat router's gates (k/E) give. The layer's
+  // branch is then a small fraction of a dense FFN's and the model learns to do without it
+  // (docs/results.md: converged top-1 models at 1/E, accuracy flat as capacity is cut).
+  bool contributes_little() const;
+
   RoutingStats& operator+=(const RoutingStats& other);  // accumulate over batches
 };
 

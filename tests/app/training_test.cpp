@@ -96,6 +96,7 @@ TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
     stats.dropped =
         stats.assignments - static_cast<int64_t>(stats.expert_load.sum().item<double>());
     stats.dropped_fraction = static_cast<double>(stats.dropped) / stats.assignments;
+    stats.top_gate_sum = stats.combine_weight_sum = 0.9 * stats.tokens;  // confident gates
     return stats;
   };
   EvalResult result;
@@ -106,6 +107,31 @@ TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
             std::string::npos)
       << warnings[0];
   EXPECT_NE(warnings[0].find("50% of the assignments were dropped"), std::string::npos);
+}
+
+TEST(Training, ValidationWarnsAboutLayersWhoseExpertsReachTheResidualWeakly) {
+  // 8 tokens, k = 1 of 8 experts, balanced: warned below min(1/2, 2k/E) = 0.25 per token.
+  const auto stats_with_weight = [](double mean_weight) {
+    RoutingStats stats;
+    stats.expert_requested = stats.expert_load = torch::ones({8}, torch::kDouble);
+    stats.tokens = stats.assignments = 8;
+    stats.top_gate_sum = 8 * 0.125;
+    stats.combine_weight_sum = 8 * mean_weight;
+    return stats;
+  };
+  EvalResult result;
+  result.routing = {{1, stats_with_weight(0.125)}, {3, stats_with_weight(0.3)}};
+  const std::vector<std::string> warnings = result.routing_warnings();
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("block 1: the experts' outputs reach the residual at a mean weight "
+                             "of 0.125 per token (mean top gate 0.125, 0% of the assignments "
+                             "dropped)"),
+            std::string::npos)
+      << warnings[0];
+  // Soft layers (no assignments) are never judged by gates.
+  RoutingStats soft;
+  soft.expert_load = soft.expert_requested = torch::ones({8}, torch::kDouble);
+  EXPECT_FALSE(soft.contributes_little());
 }
 
 }  // namespace
