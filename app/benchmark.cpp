@@ -48,6 +48,7 @@ double estimate_forward_flops(const ModelConfig& config) {
   const double attention = tokens * 4 * width * width      // qkv + projection
                            + 2 * tokens * tokens * width;  // scores + mixing
   const double ffn_per_row = 2 * width * hidden;
+  const double expert_per_row = 2 * width * static_cast<double>(config.expert_mlp_dim());
   const std::vector<int64_t> moe_blocks = moe_block_ids(config);
   const MoeOptions& moe = config.moe;
   for (int64_t block = 0; block < config.depth; ++block) {
@@ -59,13 +60,13 @@ double estimate_forward_flops(const ModelConfig& config) {
       const double slots =
           static_cast<double>(moe.num_experts * resolve_slots_per_expert(moe, config.num_tokens()));
       // logits, dispatch and combine are each tokens × slots × width, plus the slot rows.
-      multiply_adds += 3 * tokens * slots * width + slots * ffn_per_row;
+      multiply_adds += 3 * tokens * slots * width + slots * expert_per_row;
     } else {
       const double capacity = static_cast<double>(
           compute_capacity(config.num_tokens(), moe.experts_per_token, moe.eval_capacity_factor,
                            moe.num_experts, moe.capacity_multiple));
       multiply_adds += tokens * width * moe.num_experts  // router
-                       + moe.num_experts * capacity * ffn_per_row;
+                       + moe.num_experts * capacity * expert_per_row;
     }
   }
   multiply_adds += width * config.num_classes;  // head

@@ -21,31 +21,34 @@ std::string with_thousands(double value) {
   return digits;
 }
 
-std::string describe_moe(const MoeLayerImpl& layer, int64_t tokens_per_group) {
+std::string describe_moe(const MoeLayerImpl& layer, int64_t tokens_per_group,
+                         int64_t expert_hidden) {
   const MoeOptions& options = layer.options();
   char line[256];
   if (options.router == RouterKind::kSoft) {
-    std::snprintf(
-        line, sizeof line, "soft MoE: %lld experts x %lld slots (%lld slots for %lld tokens)",
-        (long long)options.num_experts, (long long)layer.slots_per_expert(),
-        (long long)(options.num_experts * layer.slots_per_expert()), (long long)tokens_per_group);
+    std::snprintf(line, sizeof line,
+                  "soft MoE: %lld experts (hidden %lld) x %lld slots (%lld slots for %lld tokens)",
+                  (long long)options.num_experts, (long long)expert_hidden,
+                  (long long)layer.slots_per_expert(),
+                  (long long)(options.num_experts * layer.slots_per_expert()),
+                  (long long)tokens_per_group);
     return line;
   }
   const auto capacity_at = [&](double factor) {
     return compute_capacity(tokens_per_group, options.experts_per_token, factor,
                             options.num_experts, options.capacity_multiple);
   };
-  std::snprintf(line, sizeof line,
-                "%s MoE: %lld experts, k=%lld, capacity %lld train (factor %g) / %lld eval "
-                "(factor %g) per expert per group of %lld tokens%s",
-                to_string(options.router).c_str(), (long long)options.num_experts,
-                (long long)options.experts_per_token,
-                (long long)capacity_at(options.capacity_factor), options.capacity_factor,
-                (long long)capacity_at(options.eval_capacity_factor), options.eval_capacity_factor,
-                (long long)tokens_per_group,
-                options.router == RouterKind::kPriority
-                    ? (", BPR at " + to_string(options.priority_at)).c_str()
-                    : "");
+  std::snprintf(
+      line, sizeof line,
+      "%s MoE: %lld experts (hidden %lld), k=%lld, capacity %lld train (factor %g) / %lld eval "
+      "(factor %g) per expert per group of %lld tokens%s",
+      to_string(options.router).c_str(), (long long)options.num_experts, (long long)expert_hidden,
+      (long long)options.experts_per_token, (long long)capacity_at(options.capacity_factor),
+      options.capacity_factor, (long long)capacity_at(options.eval_capacity_factor),
+      options.eval_capacity_factor, (long long)tokens_per_group,
+      options.router == RouterKind::kPriority
+          ? (", BPR at " + to_string(options.priority_at)).c_str()
+          : "");
   return line;
 }
 
@@ -75,7 +78,8 @@ int run_info(const CommandArgs& args) {
   const std::vector<int64_t> moe_ids = moe_block_ids(model_config);
   for (int64_t block = 0, moe_index = 0; block < model_config.depth; ++block) {
     const bool is_moe = moe_index < (int64_t)moe_ids.size() && moe_ids[moe_index] == block;
-    const std::string ffn = is_moe ? describe_moe(*moe_layers[moe_index++], tokens_per_group)
+    const std::string ffn = is_moe ? describe_moe(*moe_layers[moe_index++], tokens_per_group,
+                                                  model_config.expert_mlp_dim())
                                    : "dense MLP " + std::to_string(model_config.dim) + " -> " +
                                          std::to_string(model_config.mlp_dim) + " -> " +
                                          std::to_string(model_config.dim);

@@ -221,6 +221,7 @@ std::vector<ConfigField> make_fields() {
       field("moe.num_experts", integer, moe, &MoeOptions::num_experts),
       field("moe.k", integer, moe, &MoeOptions::experts_per_token),
       field("moe.renormalize", boolean, moe, &MoeOptions::renormalize_gates),
+      field("moe.expert_mlp_dim", integer, moe, &MoeOptions::expert_mlp_dim),
       field("moe.gate_scale", number, moe, &MoeOptions::gate_scale),
       field("moe.noise_std", number, moe, &MoeOptions::noise_std),
       field("moe.capacity_factor", number, moe, &MoeOptions::capacity_factor),

@@ -63,7 +63,7 @@ LayerPartTimes measure_layer_parts_once(const ModelConfig& config, const Runtime
       forward_backward_ms([&] { return Outputs{dense_ffn->forward(tokens)}; }, runtime, options);
   if (config.moe.router == RouterKind::kDense) return times;
 
-  MoeLayer layer(config.moe, config.dim, config.mlp_dim, config.num_tokens());
+  MoeLayer layer(config.moe, config.dim, config.expert_mlp_dim(), config.num_tokens());
   layer->to(runtime.device);
   layer->train();
   times.moe_layer_ms = forward_backward_ms(

@@ -75,6 +75,8 @@ void check_moe_options(const MoeOptions& options) {
                    "1 with moe.router: soft (it scales token-choice gates)",
                    format_option_value(options.gate_scale));
   }
+  require_option(options.expert_mlp_dim >= 0, "moe.expert_mlp_dim",
+                 "an integer >= 0 (0 = model.mlp_dim)", std::to_string(options.expert_mlp_dim));
   require_option(options.slots_per_expert >= 0, "moe.slots_per_expert",
                  "an integer >= 0 (0 = auto)", std::to_string(options.slots_per_expert));
   require_option(options.group_size >= 1, "moe.group_size", "an integer >= 1 (images per group)",

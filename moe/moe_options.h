@@ -39,8 +39,11 @@ struct AuxLossWeights {
 
 struct MoeOptions {
   RouterKind router = RouterKind::kTopK;
-  int64_t num_experts = 8;         // E, e.g. 8
-  int64_t experts_per_token = 1;   // K for token choice, e.g. 1 or 2
+  int64_t num_experts = 8;        // E, e.g. 8
+  int64_t experts_per_token = 1;  // K for token choice, e.g. 1 or 2
+  // Hidden width of each expert; 0 = model.mlp_dim. mlp_dim / K keeps a top-K layer at the
+  // dense FFN's active compute (Mixtral-style fine-grained experts, DeepSeekMoE arXiv 2401.06066).
+  int64_t expert_mlp_dim = 0;
   bool renormalize_gates = false;  // divide the K combine weights by their sum (vmoe: no)
   // Token choice: the combine weights are gate_scale × the gates (DeepSeek-V3's
   // routed_scaling_factor). A near-flat router's top-1 gate is ~1/E, so with scale 1 the experts'

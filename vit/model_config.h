@@ -32,7 +32,7 @@ struct ModelConfig {
   int64_t dim = 192;        // D, token width
   int64_t depth = 6;        // number of transformer blocks
   int64_t heads = 3;        // attention heads; dim % heads == 0
-  int64_t mlp_dim = 768;    // H, hidden width of the dense FFN and of each expert
+  int64_t mlp_dim = 768;    // H, hidden width of the dense FFN (and of each expert, by default)
   int64_t num_classes = 10;
   Pooling pooling = Pooling::kGlobalAverage;
   Stem stem = Stem::kPatch;  // conv needs patch_size a power of two
@@ -44,6 +44,7 @@ struct ModelConfig {
   int64_t patches_per_side() const { return image_size / patch_size; }
   int64_t num_patches() const { return patches_per_side() * patches_per_side(); }
   int64_t num_tokens() const { return num_patches() + (pooling == Pooling::kClassToken ? 1 : 0); }
+  int64_t expert_mlp_dim() const { return moe.expert_mlp_dim > 0 ? moe.expert_mlp_dim : mlp_dim; }
 };
 
 // Throws std::invalid_argument naming the key, e.g. "model.image_size: expected a multiple of

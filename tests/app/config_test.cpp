@@ -54,6 +54,7 @@ moe:
   k: 2
   renormalize: true
   gate_scale: 2.5
+  expert_mlp_dim: 24
   noise_std: 0.5
   capacity_factor: 1.5
   eval_capacity_factor: 2
@@ -131,6 +132,8 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.model.moe.experts_per_token, 2);
   EXPECT_TRUE(config.model.moe.renormalize_gates);
   EXPECT_DOUBLE_EQ(config.model.moe.gate_scale, 2.5);
+  EXPECT_EQ(config.model.moe.expert_mlp_dim, 24);
+  EXPECT_EQ(config.model.expert_mlp_dim(), 24);
   EXPECT_EQ(config.model.moe.priority_at, PriorityAt::kEval);
   EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.switch_balance, 0.03);
   EXPECT_DOUBLE_EQ(config.model.moe.loss_weights.z_loss, 0.001);
@@ -363,6 +366,8 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.beta2=1"}, "optim.beta2: expected a number in [0, 1), got 1"},
       {{"model.drop_path=1"}, "model.drop_path: expected a number in [0, 1), got 1"},
       {{"moe.gate_scale=0"}, "moe.gate_scale: expected a number > 0, got 0"},
+      {{"moe.expert_mlp_dim=-1"},
+       "moe.expert_mlp_dim: expected an integer >= 0 (0 = model.mlp_dim), got -1"},
       {{"moe.router=soft", "moe.gate_scale=8"},
        "moe.gate_scale: expected 1 with moe.router: soft (it scales token-choice gates), got 8"},
       {{"optim.warmup_steps=10", "optim.warmup_epochs=1"},

@@ -144,6 +144,24 @@ TEST(VisionTransformer, ParameterCountsSparseAndActive) {
                    static_cast<double>(dense.total + 2 * (per_expert + 16 * 4)));
 }
 
+TEST(VisionTransformer, ExpertWidthHalvedAtKTwoMatchesTheDenseActiveCompute) {
+  ModelConfig config = tiny_config(RouterKind::kTopK);  // K = 2, 4 experts, mlp_dim 32
+  config.moe.expert_mlp_dim = 16;
+  VisionTransformer dense_model(tiny_config(RouterKind::kDense));
+  VisionTransformer moe_model(config);
+  const ParameterCount dense = count_parameters(*dense_model);
+  const ParameterCount moe = count_parameters(*moe_model);
+  const int64_t dense_mlp = 16 * 32 + 32 + 32 * 16 + 16;
+  const int64_t half_expert = 16 * 16 + 16 + 16 * 16 + 16;
+  EXPECT_EQ(moe.expert, 2 * 4 * half_expert);
+  // Two active half-width experts hold the dense MLP's weights plus one more output bias.
+  EXPECT_DOUBLE_EQ(moe.active_per_token,
+                   static_cast<double>(dense.total - 2 * dense_mlp +
+                                       2 * (2 * half_expert + 16 * 4)));
+  const torch::Tensor images = torch::randn({2, 1, 8, 8});
+  EXPECT_EQ(moe_model->forward(images).logits.sizes(), (torch::IntArrayRef{2, 5}));
+}
+
 TEST(VisionTransformer, ConfigRefusalsNameTheKey) {
   const auto message_of = [](const ModelConfig& config) -> std::string {
     try {
