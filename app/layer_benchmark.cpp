@@ -97,9 +97,10 @@ LayerPartTimes measure_layer_parts_once(const ModelConfig& config, const Runtime
   times.dispatch_ms =
       forward_backward_ms([&] { return Outputs{dispatch(plan, groups)}; }, runtime, options);
   const torch::Tensor buffers = leaf(dispatch(plan, groups));
-  times.experts_ms = forward_backward_ms([&] { return Outputs{layer->experts->forward(buffers)}; },
-                                         runtime, options);
-  const torch::Tensor expert_outputs = leaf(layer->experts->forward(buffers));
+  times.experts_ms = forward_backward_ms(
+      [&] { return Outputs{layer->experts->forward(buffers, plan.rows_per_expert)}; }, runtime,
+      options);
+  const torch::Tensor expert_outputs = leaf(layer->experts->forward(buffers, plan.rows_per_expert));
   times.combine_ms =
       forward_backward_ms([&] { return Outputs{combine(plan, expert_outputs)}; }, runtime, options);
   return times;

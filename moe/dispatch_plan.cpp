@@ -20,11 +20,36 @@ DispatchPlan plan_shape(DispatchPlan::Kind kind, int64_t groups, int64_t tokens_
   return plan;
 }
 
+// Padded row maps → packed ones: the filled padded rows, numbered in order (so expert-major),
+// and each choice's row renumbered. One pass over the E·G·C padded rows.
+void pack_rows(DispatchPlan& plan) {
+  const int64_t padded_rows = plan.token_of_slot.size(0);
+  const int64_t rows_per_padded_expert = plan.num_groups * plan.capacity;
+  const int64_t* token_of_padded = plan.token_of_slot.data_ptr<int64_t>();
+  std::vector<int64_t> packed_of_padded(padded_rows, -1);
+  plan.rows_per_expert.assign(plan.num_experts, 0);
+  int64_t packed_rows = 0;
+  for (int64_t row = 0; row < padded_rows; ++row) {
+    if (token_of_padded[row] < 0) continue;
+    packed_of_padded[row] = packed_rows++;
+    ++plan.rows_per_expert[row / rows_per_padded_expert];
+  }
+  at::Tensor token_of_slot = at::empty({packed_rows}, plan.token_of_slot.options());
+  int64_t* token_of_packed = token_of_slot.data_ptr<int64_t>();
+  for (int64_t row = 0; row < padded_rows; ++row)
+    if (packed_of_padded[row] >= 0) token_of_packed[packed_of_padded[row]] = token_of_padded[row];
+  int64_t* slot_of_choice = plan.slot_of_choice.data_ptr<int64_t>();
+  for (int64_t choice = 0; choice < plan.slot_of_choice.numel(); ++choice)
+    if (slot_of_choice[choice] >= 0)
+      slot_of_choice[choice] = packed_of_padded[slot_of_choice[choice]];
+  plan.token_of_slot = token_of_slot;
+}
+
 }  // namespace
 
 DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Tensor& slot_index,
                                     const at::Tensor& gate, const at::Tensor& combine_weight,
-                                    int64_t num_experts, int64_t capacity) {
+                                    int64_t num_experts, int64_t capacity, RowLayout layout) {
   TORCH_CHECK(expert_index.dim() == 3 && slot_index.sizes() == expert_index.sizes() &&
                   gate.sizes() == expert_index.sizes() &&
                   combine_weight.sizes() == expert_index.sizes(),
@@ -63,8 +88,11 @@ DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Te
       slot_of_choice[choice] = row;
       token_of_slot[row] = token;
     }
+    if (layout == RowLayout::kPacked) pack_rows(plan);
     return plan;
   }
+  TORCH_CHECK(layout == RowLayout::kPadded,
+              "make_token_choice_plan: packed rows need CPU tensors, got ", expert_index.device());
   const at::Tensor group = at::arange(groups, expert_index.options()).view({groups, 1, 1});
   const at::Tensor buffer_row = expert_index * (groups * capacity) + group * capacity + slot_index;
   plan.slot_of_choice = at::where(kept, buffer_row, at::full({}, -1, buffer_row.options()))
@@ -128,6 +156,7 @@ at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens) {
   at::Tensor buffers;
   if (flat_tokens.is_cpu()) {
     buffers = gather_slots(flat_tokens, plan.token_of_slot, plan.slot_of_choice);
+    if (plan.is_packed()) return buffers;  // [P, D]
   } else {
     const at::Tensor kept = plan.slot_of_choice.reshape(-1).ge(0).nonzero().squeeze(1);
     const at::Tensor token_row = at::floor_divide(kept, plan.slot_of_choice.size(1));
@@ -139,11 +168,17 @@ at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens) {
 }
 
 at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs) {
-  const int64_t width = expert_outputs.size(2);
-  TORCH_CHECK(expert_outputs.dim() == 3 && expert_outputs.size(0) == plan.num_experts &&
-                  expert_outputs.size(1) == plan.num_groups * plan.capacity,
-              "combine: expected expert outputs [E, G·C, D] = [", plan.num_experts, ", ",
-              plan.num_groups * plan.capacity, ", D], got ", expert_outputs.sizes());
+  if (plan.is_packed()) {
+    TORCH_CHECK(expert_outputs.dim() == 2 && expert_outputs.size(0) == plan.token_of_slot.size(0),
+                "combine: expected packed expert outputs [P, D] with P = ",
+                plan.token_of_slot.size(0), ", got ", expert_outputs.sizes());
+  } else {
+    TORCH_CHECK(expert_outputs.dim() == 3 && expert_outputs.size(0) == plan.num_experts &&
+                    expert_outputs.size(1) == plan.num_groups * plan.capacity,
+                "combine: expected expert outputs [E, G·C, D] = [", plan.num_experts, ", ",
+                plan.num_groups * plan.capacity, ", D], got ", expert_outputs.sizes());
+  }
+  const int64_t width = expert_outputs.size(-1);
   if (plan.is_soft()) {
     const at::Tensor slots =
         expert_major_to_group_major(expert_outputs, plan.num_groups, plan.capacity);

@@ -12,8 +12,17 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace moevit {
+
+// How a token-choice plan lays out the experts' input rows.
+//   kPadded: [E, G·C, D], every expert its full capacity of rows, empty slots zero (one batched
+//            product over all experts; fixed shapes, as an accelerator wants them).
+//   kPacked: [P, D], only the P filled slots, expert by expert (rows_per_expert): the experts
+//            compute no empty or dropped slot, so their cost follows the tokens they take
+//            (CPU only; docs/performance.md).
+enum class RowLayout { kPadded, kPacked };
 
 struct DispatchPlan {
   enum class Kind { kTokenChoice, kSoft };
@@ -32,32 +41,37 @@ struct DispatchPlan {
   // gradient. Soft: [G,S,M] softmax over the slots of each token.
   at::Tensor combine_weight;
   // Token choice, the two directions of the assignment, for dispatch and combine:
-  at::Tensor slot_of_choice;  // [G·S, K] int64: buffer row e·G·C + g·C + slot, or -1 if dropped
-  at::Tensor token_of_slot;   // [E·G·C] int64: token row g·S + s, or -1 for an empty slot
+  // Padded rows are e·G·C + g·C + slot; packed rows number the filled padded rows in order.
+  at::Tensor slot_of_choice;  // [G·S, K] int64: buffer row of each choice, or -1 if dropped
+  at::Tensor token_of_slot;   // [rows] int64: token row g·S + s, or -1 for an empty slot
+  std::vector<int64_t> rows_per_expert;  // packed: filled rows of each expert; padded: empty
 
   // Soft: [G,S,M] softmax over the tokens of each slot.
   at::Tensor dispatch_weight;
 
   bool is_soft() const { return kind == Kind::kSoft; }
+  bool is_packed() const { return !rows_per_expert.empty(); }
   int64_t experts_per_token() const { return is_soft() ? 0 : expert_index.size(2); }
 };
 
 // Builds a token-choice plan from the router's choices and their slots.
 //   expert_index, slot_index [G,S,K] int64; gate, combine_weight [G,S,K] float (combine weight
-//   not yet masked: it is zeroed here where slot_index >= capacity).
+//   not yet masked: it is zeroed here where slot_index >= capacity). kPacked needs CPU tensors.
 DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Tensor& slot_index,
                                     const at::Tensor& gate, const at::Tensor& combine_weight,
-                                    int64_t num_experts, int64_t capacity);
+                                    int64_t num_experts, int64_t capacity,
+                                    RowLayout layout = RowLayout::kPadded);
 
 // Builds a soft plan. dispatch_weight, combine_weight [G,S,E·C].
 DispatchPlan make_soft_plan(const at::Tensor& dispatch_weight, const at::Tensor& combine_weight,
                             int64_t num_experts, int64_t slots_per_expert);
 
-// tokens [G,S,D] → expert inputs [E, G·C, D] (empty token-choice slots are zero).
+// tokens [G,S,D] → expert inputs [E, G·C, D] (empty token-choice slots are zero), or [P, D]
+// for a packed plan.
 at::Tensor dispatch(const DispatchPlan& plan, const at::Tensor& tokens);
 
-// expert outputs [E, G·C, D] → tokens [G,S,D], each the weighted sum of its slots' outputs
-// (token choice on CPU: in float, whatever the outputs' dtype).
+// expert outputs [E, G·C, D] (packed: [P, D]) → tokens [G,S,D], each the weighted sum of its slots'
+// outputs (token choice on CPU: in float, whatever the outputs' dtype).
 at::Tensor combine(const DispatchPlan& plan, const at::Tensor& expert_outputs);
 
 }  // namespace moevit

@@ -18,7 +18,7 @@ DispatchPlan plan_token_choice(const at::Tensor& probs, const TokenChoiceRouting
     combine_weight = gate / gate.sum(-1, /*keepdim=*/true).clamp_min(1e-9);
   if (routing.gate_scale != 1.0) combine_weight = combine_weight * routing.gate_scale;
   return make_token_choice_plan(expert_index, slot_index, gate, combine_weight, num_experts,
-                                routing.capacity);
+                                routing.capacity, routing.layout);
 }
 
 RouterOutput route_token_choice(const at::Tensor& logits, const TokenChoiceRouting& routing,

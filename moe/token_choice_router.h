@@ -26,11 +26,13 @@ struct TokenChoiceRouting {
   double gate_scale = 1.0;         // combine weights multiplied by this (after renormalising)
   double noise_std = 1.0;          // training noise std · E (vmoe convention)
   AuxLossWeights loss_weights;
+  RowLayout layout = RowLayout::kPadded;  // of the experts' rows; kPacked on CPU only
   // Set: the Switch loss takes f_e from the reduced counts (global scope); empty: per group.
   ExpertCountReducer count_reducer;
 };
 
-// logits [G,S,E] (router output before softmax) → plan over [E, G·C] buffers + aux losses.
+// logits [G,S,E] (router output before softmax) → plan over [E, G·C] (or packed) buffer rows +
+// aux losses.
 RouterOutput route_token_choice(const at::Tensor& logits, const TokenChoiceRouting& routing,
                                 bool training);
 

@@ -3,15 +3,18 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "moe/experts.h"
+#include "moe/slot_assignment.h"
+
 namespace moevit {
 namespace {
 
 // G = 2 groups, S = 3 tokens, K = 1, E = 2, C = 2, one assignment over capacity.
-DispatchPlan small_plan() {
+DispatchPlan small_plan(RowLayout layout = RowLayout::kPadded) {
   const torch::Tensor expert = torch::tensor({0, 1, 0, 1, 1, 1}, torch::kLong).reshape({2, 3, 1});
   const torch::Tensor slot = torch::tensor({0, 0, 1, 0, 1, 2}, torch::kLong).reshape({2, 3, 1});
   const torch::Tensor gate = torch::tensor({.5f, .6f, .7f, .8f, .9f, 1.f}).reshape({2, 3, 1});
-  return make_token_choice_plan(expert, slot, gate, gate, /*experts=*/2, /*capacity=*/2);
+  return make_token_choice_plan(expert, slot, gate, gate, /*experts=*/2, /*capacity=*/2, layout);
 }
 
 TEST(DispatchPlan, DispatchPlacesEachKeptTokenInItsExpertSlot) {
@@ -33,6 +36,53 @@ TEST(DispatchPlan, CombineWeighsOutputsAndDroppedTokensGetZero) {
       torch::tensor({5.f, 12.f, 21.f, 32.f, 45.f, 0.f}).reshape({2, 3, 1});
   EXPECT_TRUE(torch::allclose(output, expected));
   EXPECT_EQ(plan.combine_weight[1][2][0].item<float>(), 0.0f);
+}
+
+TEST(DispatchPlan, PackedRowsHoldOnlyTheFilledSlotsExpertByExpert) {
+  const DispatchPlan plan = small_plan(RowLayout::kPacked);
+  EXPECT_EQ(plan.rows_per_expert, (std::vector<int64_t>{2, 3}));
+  // The padded rows of the test above without their empty slots: expert 0 (token 1, token 3),
+  // expert 1 (token 2, token 4, token 5); token 6 is still dropped.
+  EXPECT_TRUE(torch::equal(plan.token_of_slot, torch::tensor({0, 2, 1, 3, 4}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(plan.slot_of_choice.reshape(-1),
+                           torch::tensor({0, 2, 1, 3, 4, -1}, torch::kLong)));
+  const torch::Tensor tokens = torch::arange(1, 7, torch::kFloat).reshape({2, 3, 1});
+  const torch::Tensor buffers = dispatch(plan, tokens);
+  EXPECT_TRUE(torch::equal(buffers, torch::tensor({1.f, 3.f, 2.f, 4.f, 5.f}).reshape({5, 1})));
+  EXPECT_TRUE(
+      torch::allclose(combine(plan, buffers * 10),
+                      torch::tensor({5.f, 12.f, 21.f, 32.f, 45.f, 0.f}).reshape({2, 3, 1})));
+  EXPECT_THROW(combine(plan, torch::ones({2, 4, 1})), c10::Error);  // a padded buffer
+}
+
+TEST(DispatchPlan, PackedAndPaddedLayoutsGiveTheSameOutputsAndGradients) {
+  // G = 3 groups of S = 10 tokens, K = 2 of E = 4 experts, capacity 4: some slots stay empty,
+  // some choices are dropped.
+  torch::manual_seed(5);
+  const torch::Tensor probs = torch::rand({3, 10, 4}).softmax(-1);
+  const auto [gate, expert] = probs.topk(2, -1);
+  const torch::Tensor slot = assign_slots(expert, 4, torch::Tensor());
+  Experts experts(/*num_experts=*/4, /*dim=*/6, /*hidden_dim=*/5);
+  const torch::Tensor tokens = torch::randn({3, 10, 6});
+  std::vector<torch::Tensor> outputs, gradients;
+  for (RowLayout layout : {RowLayout::kPadded, RowLayout::kPacked}) {
+    const torch::Tensor leaf_tokens = tokens.clone().requires_grad_();
+    const torch::Tensor weights = gate.clone().requires_grad_();
+    const DispatchPlan plan = make_token_choice_plan(expert, slot, gate, weights, 4, 4, layout);
+    experts->zero_grad();
+    const torch::Tensor output =
+        combine(plan, experts->forward(dispatch(plan, leaf_tokens), plan.rows_per_expert));
+    (output * output).sum().backward();
+    outputs.push_back(output);
+    gradients.insert(gradients.end(), {leaf_tokens.grad(), weights.grad()});
+    for (const torch::Tensor& parameter : experts->parameters())
+      gradients.push_back(parameter.grad().clone());
+  }
+  ASSERT_GT((slot >= 4).sum().item<int64_t>(), 0);  // the case has drops
+  EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-5, 1e-6));
+  const size_t half = gradients.size() / 2;
+  for (size_t i = 0; i < half; ++i)
+    EXPECT_TRUE(torch::allclose(gradients[i], gradients[half + i], 1e-4, 1e-5)) << "gradient " << i;
 }
 
 TEST(DispatchPlan, GradientFlowsToTokensAndCombineWeights) {

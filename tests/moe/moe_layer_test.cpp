@@ -180,7 +180,8 @@ TEST(MoeLayer, ForwardIsItsPublicStepsComposed) {
     EXPECT_EQ(groups.sizes(), (std::vector<int64_t>{2, 12, 8}));
     const DispatchPlan plan = layer->route(groups).plan;
     const torch::Tensor by_steps =
-        combine(plan, layer->experts->forward(dispatch(plan, groups))).reshape(x.sizes());
+        combine(plan, layer->experts->forward(dispatch(plan, groups), plan.rows_per_expert))
+            .reshape(x.sizes());
     EXPECT_TRUE(torch::equal(layer->forward(x).output, by_steps)) << to_string(router);
   }
 }

@@ -155,9 +155,8 @@ TEST(VisionTransformer, ExpertWidthHalvedAtKTwoMatchesTheDenseActiveCompute) {
   const int64_t half_expert = 16 * 16 + 16 + 16 * 16 + 16;
   EXPECT_EQ(moe.expert, 2 * 4 * half_expert);
   // Two active half-width experts hold the dense MLP's weights plus one more output bias.
-  EXPECT_DOUBLE_EQ(moe.active_per_token,
-                   static_cast<double>(dense.total - 2 * dense_mlp +
-                                       2 * (2 * half_expert + 16 * 4)));
+  EXPECT_DOUBLE_EQ(moe.active_per_token, static_cast<double>(dense.total - 2 * dense_mlp +
+                                                             2 * (2 * half_expert + 16 * 4)));
   const torch::Tensor images = torch::randn({2, 1, 8, 8});
   EXPECT_EQ(moe_model->forward(images).logits.sizes(), (torch::IntArrayRef{2, 5}));
 }
