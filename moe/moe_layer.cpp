@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "moe/capacity.h"
+#include "moe/cpu_autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/soft_router.h"
@@ -87,9 +88,11 @@ RouterOutput MoeLayerImpl::route(const torch::Tensor& groups) {
   routing.gate_scale = options_.gate_scale;
   routing.noise_std = options_.noise_std;
   routing.loss_weights = options_.loss_weights;
-  // On CPU the experts take only the filled slots: with capacity rounding and drops, ~10-40%
-  // fewer rows than the padded buffers (docs/performance.md).
-  routing.layout = groups.is_cpu() ? RowLayout::kPacked : RowLayout::kPadded;
+  // On CPU in fp32 the experts take only the filled slots: with capacity rounding and drops,
+  // ~10-40% fewer rows than the padded buffers. Not under bf16 autocast: there the per-expert
+  // products and casts made whole training steps slower (docs/performance.md).
+  routing.layout =
+      groups.is_cpu() && !cpu_autocast_enabled() ? RowLayout::kPacked : RowLayout::kPadded;
   if (options_.balance_scope == BalanceScope::kGlobal && is_training()) {
     if (count_reducer_)
       routing.count_reducer = count_reducer_;

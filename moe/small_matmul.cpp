@@ -1,7 +1,8 @@
 #include "moe/small_matmul.h"
 
+#include "moe/cpu_autocast.h"
+
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <dlfcn.h>
 #include <torch/autograd.h>
 #include <torch/version.h>
@@ -59,14 +60,6 @@ std::vector<int64_t> batch_offsets(const at::Tensor& tensor) {
 
 bool fits_int(int64_t value) {
   return value <= std::numeric_limits<int>::max();
-}
-
-bool cpu_autocast_enabled() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
-#endif
 }
 
 // The BLAS path applies: fp32 CPU tensors, no autocast, same batch shape, BLAS-friendly layouts.
