@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <numeric>
+
+#include "moe/cpu_autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/routing_stats.h"
 #include "vit/mlp.h"
@@ -163,6 +166,22 @@ TEST(MoeLayer, NoiseOnlyInTrainingAndFixedSeedRepeats) {
   const torch::Tensor train_c = layer->forward(x).routing.plan.gate;
   EXPECT_TRUE(torch::equal(train_a, train_b));
   EXPECT_FALSE(torch::equal(train_a, train_c));
+}
+
+TEST(MoeLayer, ExpertRowsArePackedOnCpuInFp32AndPaddedUnderAutocast) {
+  MoeLayer layer(options_for(RouterKind::kTopK, 4), /*dim=*/8, /*hidden=*/16, /*tokens=*/6);
+  const torch::Tensor groups = layer->group_tokens(torch::randn({2, 6, 8}));
+  const DispatchPlan packed = layer->route(groups).plan;
+  EXPECT_TRUE(packed.is_packed());
+  EXPECT_EQ(packed.token_of_slot.size(0),
+            std::accumulate(packed.rows_per_expert.begin(), packed.rows_per_expert.end(), 0LL));
+  set_cpu_autocast(true);
+  const DispatchPlan padded = layer->route(groups).plan;
+  const torch::Tensor output = layer->forward(torch::randn({2, 6, 8})).output;
+  set_cpu_autocast(false);
+  EXPECT_FALSE(padded.is_packed());
+  EXPECT_EQ(padded.token_of_slot.size(0), 4 * padded.num_groups * padded.capacity);
+  EXPECT_EQ(output.sizes(), (torch::IntArrayRef{2, 6, 8}));
 }
 
 TEST(MoeLayer, ForwardIsItsPublicStepsComposed) {

@@ -5,8 +5,7 @@
 
 #include <vector>
 
-#include <ATen/autocast_mode.h>
-
+#include "moe/cpu_autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/routing_stats.h"
@@ -127,17 +126,10 @@ TEST(TokenChoiceRouter, RenormalisedWeightsSumToOneOverKeptChoices) {
   EXPECT_NEAR(plan.combine_weight[0][0][0].item<float>(), 0.4f / 0.6f, 1e-6);
 }
 
-// CPU bf16 autocast on for one scope (the setter changed in LibTorch 2.4).
+// CPU bf16 autocast on for one scope.
 struct CpuAutocastOn {
-  CpuAutocastOn() { set(true); }
-  ~CpuAutocastOn() { set(false); }
-  static void set(bool enabled) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCPU, enabled);
-#else
-    at::autocast::set_cpu_enabled(enabled);
-#endif
-  }
+  CpuAutocastOn() { set_cpu_autocast(true); }
+  ~CpuAutocastOn() { set_cpu_autocast(false); }
 };
 
 TEST(TokenChoiceRouter, RouterLogitsStayFloat32UnderAutocast) {
