@@ -15,6 +15,7 @@ namespace moevit {
 namespace {
 
 constexpr const char* kFormatKey = "moevit_checkpoint_version";
+constexpr const char* kAveragedKey = "model_ema";
 
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string joined;
@@ -68,7 +69,8 @@ void write_atomically(const std::string& path,
 }
 
 void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
-                     torch::optim::Optimizer* optimizer, const CheckpointState& state) {
+                     torch::optim::Optimizer* optimizer, const CheckpointState& state,
+                     VisionTransformerImpl* averaged) {
   torch::serialize::OutputArchive archive;
   archive.write(kFormatKey, c10::IValue(kCheckpointVersion));
   archive.write("config_yaml", c10::IValue(state.config_yaml));
@@ -81,6 +83,11 @@ void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
+  if (averaged) {
+    torch::serialize::OutputArchive averaged_archive;
+    averaged->save(averaged_archive);
+    archive.write(kAveragedKey, averaged_archive);
+  }
   if (optimizer) {
     torch::serialize::OutputArchive optimizer_archive;
     optimizer->save(optimizer_archive);
@@ -124,10 +131,34 @@ CheckpointState CheckpointReader::state() {
 
 void CheckpointReader::load_weights(VisionTransformerImpl& model,
                                     torch::optim::Optimizer* optimizer) {
+  load_module("model", model);
+  if (!optimizer) return;
+  torch::serialize::InputArchive optimizer_archive;
+  if (!archive_.try_read("optimizer", optimizer_archive))
+    throw std::runtime_error(path_ + ": has no optimizer state to resume from");
+  optimizer->load(optimizer_archive);
+}
+
+bool CheckpointReader::has_averaged_weights() {
+  torch::serialize::InputArchive averaged_archive;
+  return archive_.try_read(kAveragedKey, averaged_archive);
+}
+
+void CheckpointReader::load_averaged_weights(VisionTransformerImpl& model) {
+  load_module(kAveragedKey, model);
+}
+
+bool CheckpointReader::load_inference_weights(VisionTransformerImpl& model) {
+  const bool averaged = has_averaged_weights();
+  load_module(averaged ? kAveragedKey : "model", model);
+  return averaged;
+}
+
+void CheckpointReader::load_module(const char* key, VisionTransformerImpl& model) {
   const std::string& path = path_;
-  torch::serialize::InputArchive& archive = archive_;
   torch::serialize::InputArchive model_archive;
-  archive.read("model", model_archive);
+  if (!archive_.try_read(key, model_archive))
+    throw std::runtime_error(path + ": has no " + key + " weights");
   // Module::load swaps in whatever tensor the archive holds, of any shape: check the shapes
   // against the model built from the config, so a mismatch is an error and not a crash later.
   std::vector<std::pair<std::string, std::vector<int64_t>>> expected_shapes;
@@ -145,11 +176,6 @@ void CheckpointReader::load_weights(VisionTransformerImpl& model,
       throw std::runtime_error(path + ": weights do not fit the model of its config (" + name +
                                " is " + c10::str(loaded[name].sizes()) + ", expected " +
                                c10::str(c10::IntArrayRef(shape)) + ")");
-  if (!optimizer) return;
-  torch::serialize::InputArchive optimizer_archive;
-  if (!archive.try_read("optimizer", optimizer_archive))
-    throw std::runtime_error(path + ": has no optimizer state to resume from");
-  optimizer->load(optimizer_archive);
 }
 
 }  // namespace moevit

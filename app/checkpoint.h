@@ -33,9 +33,11 @@ struct CheckpointState {
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& temporary_path)>& write);
 
-// optimizer may be null (weights-only checkpoint).
+// optimizer may be null (weights-only checkpoint); averaged: the weights' moving average
+// (optim.ema_decay), or null.
 void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
-                     torch::optim::Optimizer* optimizer, const CheckpointState& state);
+                     torch::optim::Optimizer* optimizer, const CheckpointState& state,
+                     VisionTransformerImpl* averaged = nullptr);
 
 // A checkpoint opened once. LibTorch deserialises the whole archive when it opens it (a ViT-S
 // MoE checkpoint with AdamW's state is 459 MB), so whoever needs both the state and the
@@ -49,8 +51,16 @@ class CheckpointReader {
   // Loads weights (and the optimizer's state when given) into a model built from the same
   // config; a shape that does not fit is an error naming the parameter.
   void load_weights(VisionTransformerImpl& model, torch::optim::Optimizer* optimizer);
+  // The moving average of the weights, saved by runs with optim.ema_decay > 0.
+  bool has_averaged_weights();
+  void load_averaged_weights(VisionTransformerImpl& model);
+  // What inference uses: the averaged weights where the run kept them (its best.pt was chosen
+  // by their validation accuracy), else the trained ones. Returns whether they were averaged.
+  bool load_inference_weights(VisionTransformerImpl& model);
 
  private:
+  void load_module(const char* key, VisionTransformerImpl& model);
+
   std::string path_;
   torch::serialize::InputArchive archive_;
 };

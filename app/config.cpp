@@ -230,6 +230,8 @@ void check_optim(const Checker& check, const OptimConfig& optim) {
                "optim.label_smoothing", "[0, 1)");
   check.within(optim.aux_loss_weight, optim.aux_loss_weight >= 0, "optim.aux_loss_weight",
                "[0, inf)");
+  check.within(optim.ema_decay, optim.ema_decay >= 0 && optim.ema_decay < 1, "optim.ema_decay",
+               "[0, 1) (0 = no moving average)");
 }
 
 void check_run(const Checker& check, const RunConfig& run) {

@@ -44,6 +44,9 @@ struct OptimConfig {
   double grad_clip = 1.0;   // global gradient norm clip; 0 = off
   double label_smoothing = 0.0;
   double aux_loss_weight = 1.0;  // multiplies the summed MoE auxiliary loss
+  // > 0: keep a moving average of the weights with this decay per step (timm's ModelEma),
+  // validated each epoch beside the trained weights; best.pt and inference use it. 0 = off.
+  double ema_decay = 0;
 };
 
 enum class Device { kAuto, kCpu, kCuda };  // auto: CUDA when available

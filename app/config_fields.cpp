@@ -268,6 +268,7 @@ std::vector<ConfigField> make_fields() {
       field("optim.grad_clip", number, optim, &OptimConfig::grad_clip),
       field("optim.label_smoothing", number, optim, &OptimConfig::label_smoothing),
       field("optim.aux_loss_weight", number, optim, &OptimConfig::aux_loss_weight),
+      field("optim.ema_decay", number, optim, &OptimConfig::ema_decay),
       field("run.seed", integer, run, &RunConfig::seed),
       field("run.device", device, run, &RunConfig::device),
       field("run.threads", integer, run, &RunConfig::threads),

@@ -101,8 +101,8 @@ std::string run_summary(const std::vector<double>& epochs, const Series& top1) {
         (best == top1.values.size() || top1.values[index] > top1.values[best]))
       best = index;
   if (best < top1.values.size())
-    std::snprintf(text + length, sizeof text - length, "   best val top-1 %.2f%% (epoch %d)",
-                  top1.values[best], static_cast<int>(epochs[best]));
+    std::snprintf(text + length, sizeof text - length, "   best %s %.2f%% (epoch %d)",
+                  top1.label.c_str(), top1.values[best], static_cast<int>(epochs[best]));
   return text;
 }
 
@@ -124,7 +124,8 @@ Curves curves_from_records(const std::vector<nlohmann::json>& records, const std
 
   Series train_loss{"train loss", kTrainLossColour, {}}, val_loss{"val loss", kValLossColour, {}};
   Series top1{"val top-1", kValTop1Colour, {}}, top5{"val top-5", kValTop5Colour, {}};
-  std::map<int64_t, std::vector<double>> dropped_of_block;  // percent, per epoch
+  Series top1_ema{"val top-1 (EMA)", kValTop1EmaColour, {}};  // runs with optim.ema_decay
+  std::map<int64_t, std::vector<double>> dropped_of_block;    // percent, per epoch
   Curves curves;
   for (const auto& [epoch, record] : record_of_epoch) {
     const std::string where = source + ": epoch " + std::to_string(epoch);
@@ -135,6 +136,10 @@ Curves curves_from_records(const std::vector<nlohmann::json>& records, const std
     val_loss.values.push_back(number_at(val, "loss", false, where + ": val"));
     top1.values.push_back(100 * number_at(val, "top1", false, where + ": val"));
     top5.values.push_back(100 * number_at(val, "top5", false, where + ": val"));
+    top1_ema.values.push_back(
+        record->contains("val_ema")
+            ? 100 * number_at((*record)["val_ema"], "top1", false, where + ": val_ema")
+            : kNaN);
     if (!val.contains("routing")) continue;
     for (const nlohmann::json& layer : val["routing"]) {
       const std::string layer_where = where + ": val.routing";
@@ -160,11 +165,14 @@ Curves curves_from_records(const std::vector<nlohmann::json>& records, const std
   curves.panels = {
       {"Loss", "loss", with_values({train_loss, val_loss}), /*floor=*/0, /*ceiling=*/kInfinity,
        /*from_zero=*/false, "no loss logged"},
-      {"Validation accuracy", "accuracy (%)", with_values({top1, top5}), /*floor=*/0,
+      {"Validation accuracy", "accuracy (%)", with_values({top1, top1_ema, top5}), /*floor=*/0,
        /*ceiling=*/100, /*from_zero=*/false, "no accuracy logged"},
       {"Dropped token assignments per MoE layer (over capacity)", "dropped (%)",
        with_values(blocks), /*floor=*/0, /*ceiling=*/100, /*from_zero=*/true, "no MoE layers"}};
-  curves.summary = run_summary(curves.epochs, top1);
+  // The run ranked its checkpoints by the averaged weights when it kept them.
+  const bool averaged = std::any_of(top1_ema.values.begin(), top1_ema.values.end(),
+                                    [](double value) { return std::isfinite(value); });
+  curves.summary = run_summary(curves.epochs, averaged ? top1_ema : top1);
   return curves;
 }
 

@@ -21,6 +21,7 @@ constexpr BgrColour kTrainLossColour{180, 119, 31};  // blue
 constexpr BgrColour kValLossColour{14, 127, 255};    // orange
 constexpr BgrColour kValTop1Colour{44, 160, 44};     // green
 constexpr BgrColour kValTop5Colour{189, 103, 148};   // purple
+constexpr BgrColour kValTop1EmaColour{40, 39, 214};  // red
 
 // The drop-rate line of the index-th MoE layer (0 = the first), cycling through 10 colours.
 BgrColour moe_layer_colour(size_t moe_layer_index);

@@ -16,7 +16,7 @@ LoadedModel load_model(const std::string& checkpoint_path,
                              std::to_string(loaded.class_names.size()) + " class names for a " +
                              std::to_string(loaded.config.model.num_classes) + "-class model");
   loaded.model = VisionTransformer(loaded.config.model, WeightInit::kOverwrittenByCheckpoint);
-  checkpoint.load_weights(*loaded.model, nullptr);
+  loaded.averaged_weights = checkpoint.load_inference_weights(*loaded.model);
   loaded.model->eval();
   return loaded;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 
 #include "app/checkpoint.h"
 #include "app/curves.h"
@@ -36,17 +37,22 @@ void save_run_checkpoint(Trainer& trainer, const std::string& name) {
   state.batches_into_epoch = trainer.batches_into_epoch;
   state.best_top1 = trainer.best_top1;
   state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
-  save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state);
+  save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state,
+                  trainer.ema ? &trainer.ema->model() : nullptr);
 }
 
 std::string summary_line(int64_t epoch, int64_t total_epochs, double train_loss,
-                         const EvalResult& val, double seconds) {
+                         const EvalResult& val, const EvalResult* val_ema, double seconds) {
   char line[512];
   int length = std::snprintf(line, sizeof line,
                              "epoch %lld/%lld  train loss %.4f  val loss %.4f  top1 %.2f%%  "
-                             "top5 %.2f%%  %.0fs",
+                             "top5 %.2f%%",
                              (long long)epoch, (long long)total_epochs, train_loss, val.loss,
-                             100 * val.top1, 100 * val.top5, seconds);
+                             100 * val.top1, 100 * val.top5);
+  if (val_ema)
+    length += std::snprintf(line + length, sizeof line - length, "  EMA top1 %.2f%%",
+                            100 * val_ema->top1);
+  length += std::snprintf(line + length, sizeof line - length, "  %.0fs", seconds);
   for (const LayerRoutingStats& layer : val.routing)
     length += std::snprintf(line + length, sizeof line - length,
                             "  | block %lld load %.2f-%.2f drop %.1f%%", (long long)layer.block,
@@ -103,6 +109,11 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
                                   ": its class names differ from the data's; resume with the "
                                   "data it was trained on");
     checkpoint.load_weights(*trainer.model, trainer.optimizer.get());
+    if (trainer.config.optim.ema_decay > 0) {
+      // A run that turns the average on at resume starts it from the resumed weights.
+      trainer.ema = std::make_unique<ModelEma>(*trainer.model, trainer.config.optim.ema_decay);
+      if (checkpoint.has_averaged_weights()) checkpoint.load_averaged_weights(trainer.ema->model());
+    }
     trainer.epoch = state.epoch;
     trainer.step = state.step;
     trainer.batches_into_epoch = state.batches_into_epoch;
@@ -122,6 +133,9 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
       torch::manual_seed(static_cast<uint64_t>(trainer.config.run.seed) + 7919 * world->rank() +
                          static_cast<uint64_t>(trainer.step));
   }
+  // After the broadcast, so every rank's average starts from the same weights.
+  if (!trainer.ema && trainer.config.optim.ema_decay > 0)
+    trainer.ema = std::make_unique<ModelEma>(*trainer.model, trainer.config.optim.ema_decay);
   return trainer;
 }
 
@@ -188,6 +202,7 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, optim.grad_clip);
       trainer.optimizer->step();
       ++trainer.step;
+      if (trainer.ema) trainer.ema->update(*trainer.model, trainer.step);
       ++trainer.batches_into_epoch;
       ++batches;
       loss_sum += step_loss;
@@ -224,6 +239,11 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       continue;
     }
     const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime);
+    std::optional<EvalResult> val_ema;
+    if (trainer.ema) val_ema = evaluate(trainer.ema->model(), val_loader, trainer.runtime);
+    // best.pt and inference follow the averaged weights when there are any (as timm's
+    // checkpoint saver ranks by the EMA's metrics when it validates one).
+    const EvalResult& ranked = val_ema ? *val_ema : val;
 
     nlohmann::json record = {{"epoch", finished_epoch},
                              {"step", trainer.step},
@@ -234,12 +254,13 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
                              {"train_images_per_s", images / std::max(train_seconds, 1e-9)},
                              {"epoch_seconds", seconds_since(epoch_start)},
                              {"val", eval_json(val)}};
+    if (val_ema) record["val_ema"] = eval_json(*val_ema);
     append_json_line(trainer.output_dir + "/metrics.jsonl", record);
 
     // Checkpoints describe the state after this epoch: resume starts the next one.
     trainer.epoch = finished_epoch;
-    const bool improved = val.top1 > trainer.best_top1;
-    if (improved) trainer.best_top1 = val.top1;
+    const bool improved = ranked.top1 > trainer.best_top1;
+    if (improved) trainer.best_top1 = ranked.top1;
     save_run_checkpoint(trainer, "last.pt");
     if (improved) save_run_checkpoint(trainer, "best.pt");
     trainer.epoch = finished_epoch - 1;  // the loop's ++ moves on
@@ -248,8 +269,8 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       hooks.on_epoch(
           {finished_epoch, record,
            summary_line(finished_epoch, trainer.total_epochs, batches ? loss_sum / batches : 0.0,
-                        val, seconds_since(epoch_start)),
-           val.routing_warnings()});
+                        val, val_ema ? &*val_ema : nullptr, seconds_since(epoch_start)),
+           ranked.routing_warnings()});
     if (trainer.world) trainer.world->barrier();
   }
   if (!is_main) return;

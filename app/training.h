@@ -13,6 +13,7 @@
 #include "app/config.h"
 #include "app/global_balance.h"
 #include "app/lr_schedule.h"
+#include "app/model_ema.h"
 #include "app/runtime.h"
 #include "vit/vision_transformer.h"
 
@@ -52,6 +53,7 @@ struct Trainer {
   std::vector<std::string> class_names;
   VisionTransformer model{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<ModelEma> ema;  // optim.ema_decay > 0
   LrSchedule schedule;
   int64_t steps_per_epoch = 0;
   int64_t total_epochs = 0;

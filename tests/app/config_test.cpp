@@ -83,7 +83,7 @@ data:
   drop_last: true
 optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight_decay: 0.1,
         warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, accum_steps: 2, grad_clip: 0.5,
-        label_smoothing: 0.2, aux_loss_weight: 0.5}
+        label_smoothing: 0.2, aux_loss_weight: 0.5, ema_decay: 0.999}
 run: {seed: 42, device: cpu, threads: 2, output_dir: runs/x, precision: bf16, log_every: 5,
       checkpoint_every_steps: 50, collective_timeout_s: 45}
 )";
@@ -375,6 +375,8 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.epochs=0"}, "optim.epochs: expected an integer >= 1, got 0"},
       {{"optim.label_smoothing=1"}, "optim.label_smoothing: expected a number in [0, 1), got 1"},
       {{"optim.grad_clip=-1"}, "optim.grad_clip: expected a number in [0, inf) (0 = off)"},
+      {{"optim.ema_decay=1"},
+       "optim.ema_decay: expected a number in [0, 1) (0 = no moving average), got 1"},
       {{"run.log_every=0"}, "run.log_every: expected an integer >= 1, got 0"},
       {{"optim.accum_steps=0"}, "optim.accum_steps: expected an integer >= 1, got 0"},
       {{"optim.batch_size=10", "optim.accum_steps=4"},

@@ -151,6 +151,20 @@ TEST_F(Curves, ThreeEpochsTwoMoeLayersFillEveryPanel) {
   EXPECT_NE(moe_layer_colour(0).red, moe_layer_colour(1).red);
 }
 
+TEST_F(Curves, MovingAverageAccuracyIsDrawnOnlyWhenLogged) {
+  write_metrics(three_moe_epochs());
+  EXPECT_EQ(pixels_of(plot(), kValTop1EmaColour), 0);
+  std::vector<nlohmann::json> records = three_moe_epochs();
+  for (nlohmann::json& record : records) {
+    record["val_ema"] = record["val"];
+    record["val_ema"]["top1"] = record["val"]["top1"].get<double>() + 0.02;
+  }
+  write_metrics(records);
+  const cv::Mat image = plot();
+  EXPECT_GT(pixels_of(panel(image, 1), kValTop1EmaColour), 50);
+  EXPECT_GT(pixels_of(panel(image, 1), kValTop1Colour), 50);
+}
+
 TEST_F(Curves, DenseModelLeavesTheDropPanelWithoutLines) {
   write_metrics(
       {epoch_record(1, 1.0, 0.9, 0.7, 0.9, {}), epoch_record(2, 0.8, 0.7, 0.8, 0.95, {})});

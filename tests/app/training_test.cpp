@@ -9,6 +9,7 @@
 #include "app/data_setup.h"
 #include "app/evaluation.h"
 #include "app/metrics_log.h"
+#include "app/model_loading.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "tests/app/run_fixtures.h"
@@ -56,6 +57,57 @@ TEST(Training, TwoEpochsThenResumeEqualsFourEpochsStraight) {
   }
 }
 
+// The averaged weights a checkpoint holds, in a model built from its config.
+VisionTransformer averaged_weights_of(const std::string& checkpoint_path) {
+  CheckpointReader checkpoint(checkpoint_path);
+  const Config config = parse_config(checkpoint.state().config_yaml, checkpoint_path, {});
+  VisionTransformer model(config.model, WeightInit::kOverwrittenByCheckpoint);
+  checkpoint.load_averaged_weights(*model);
+  return model;
+}
+
+TEST(Training, MovingAverageResumesExactlyAndIsWhatInferenceLoads) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  Config straight_config = texture_config(dir / "data", dir / "a", "priority");
+  straight_config.optim.ema_decay = 0.9;
+  run(straight_config, "", 4);
+  Config config = straight_config;
+  config.run.output_dir = dir / "b";
+  run(config, "", 2);
+  const auto trained = run(config, dir / "b/last.pt", 4)->named_parameters();
+  const auto expected = averaged_weights_of(dir / "a/last.pt")->named_parameters();
+  const auto resumed = averaged_weights_of(dir / "b/last.pt")->named_parameters();
+  bool any_differs_from_trained = false;
+  for (const auto& item : resumed) {
+    EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key();
+    any_differs_from_trained |= !torch::equal(item.value(), trained[item.key()]);
+  }
+  EXPECT_TRUE(any_differs_from_trained);  // an average, not a second copy of the weights
+
+  // Keeping an average leaves the training itself (its random stream included) unchanged.
+  Config without_average = straight_config;
+  without_average.optim.ema_decay = 0;
+  without_average.run.output_dir = dir / "c";
+  const auto trained_alone = run(without_average, "", 4)->named_parameters();
+  for (const auto& item : trained)
+    EXPECT_TRUE(torch::equal(item.value(), trained_alone[item.key()])) << item.key();
+
+  // Each epoch validates both; best.pt was ranked by the average, and inference loads it.
+  const std::vector<nlohmann::json> records = read_json_lines(dir / "a/metrics.jsonl");
+  ASSERT_EQ(records.size(), 4u);
+  double best_average = 0;
+  for (const nlohmann::json& record : records) {
+    ASSERT_TRUE(record.contains("val_ema"));
+    best_average = std::max(best_average, record["val_ema"]["top1"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(read_checkpoint_state(dir / "a/best.pt").best_top1, best_average);
+  const LoadedModel loaded = load_model(dir / "a/last.pt", {});
+  EXPECT_TRUE(loaded.averaged_weights);
+  for (const auto& item : loaded.model->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key();
+}
+
 TEST(Training, WritesMetricsAndCheckpointsEachEpoch) {
   TempDir dir;
   testing::make_texture_folders(dir / "data", 6, 2);
@@ -71,6 +123,9 @@ TEST(Training, WritesMetricsAndCheckpointsEachEpoch) {
   EXPECT_EQ(records[1]["val"]["routing"][0]["block"], 1);
   EXPECT_TRUE(std::filesystem::exists(dir / "out/last.pt"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/best.pt"));
+  EXPECT_FALSE(records[1].contains("val_ema"));  // no moving average unless asked for
+  EXPECT_FALSE(CheckpointReader(dir / "out/last.pt").has_averaged_weights());
+  EXPECT_FALSE(load_model(dir / "out/last.pt", {}).averaged_weights);
   const CheckpointState state = read_checkpoint_state(dir / "out/last.pt");
   EXPECT_EQ(state.class_names, (std::vector<std::string>{"checker", "horizontal", "vertical"}));
   EXPECT_EQ(parse_config(state.config_yaml, "ckpt", {}).model.dim, 16);
