@@ -14,7 +14,7 @@ TEST(ModelEma, DecayWarmsUpAsTensorFlowsNumUpdatesThenHoldsTheConfiguredValue) {
   EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.999, 1), 2.0 / 11.0);
   EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.999, 1000), 1001.0 / 1010.0);
   EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.999, 9000), 0.999);  // 9001 / 9010 > 0.999
-  EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.5, 9), 0.5);  // 10 / 19 > 0.5
+  EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.5, 9), 0.5);         // 10 / 19 > 0.5
   EXPECT_DOUBLE_EQ(ModelEma::decay_at(0.5, 3), 4.0 / 13.0);
 }
 
