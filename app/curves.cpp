@@ -124,8 +124,8 @@ Curves curves_from_records(const std::vector<nlohmann::json>& records, const std
 
   Series train_loss{"train loss", kTrainLossColour, {}}, val_loss{"val loss", kValLossColour, {}};
   Series top1{"val top-1", kValTop1Colour, {}}, top5{"val top-5", kValTop5Colour, {}};
-  Series top1_ema{"EMA top-1", kValTop1EmaColour, {}};  // runs with optim.ema_decay
-  std::map<int64_t, std::vector<double>> dropped_of_block;    // percent, per epoch
+  Series top1_ema{"EMA top-1", kValTop1EmaColour, {}};      // runs with optim.ema_decay
+  std::map<int64_t, std::vector<double>> dropped_of_block;  // percent, per epoch
   Curves curves;
   for (const auto& [epoch, record] : record_of_epoch) {
     const std::string where = source + ": epoch " + std::to_string(epoch);
