@@ -72,6 +72,7 @@ void ModelEma::update(VisionTransformerImpl& trained, int64_t step) {
   torch::NoGradGuard no_grad;
   const std::vector<torch::Tensor> parameters = trained.parameters(), buffers = trained.buffers();
   check_same_layout(averaged_parameters_, parameters, "parameters");
+  check_same_layout(averaged_buffers_, buffers, "buffers");
   const double weight = 1.0 - decay_at(decay_, step);
   // lerp: averaged + weight · (trained − averaged) = d·averaged + (1 − d)·trained, one pass.
   for (size_t i = 0; i < parameters.size(); ++i)
