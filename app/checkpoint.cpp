@@ -148,12 +148,6 @@ void CheckpointReader::load_averaged_weights(VisionTransformerImpl& model) {
   load_module(kAveragedKey, model);
 }
 
-bool CheckpointReader::load_inference_weights(VisionTransformerImpl& model) {
-  const bool averaged = has_averaged_weights();
-  load_module(averaged ? kAveragedKey : "model", model);
-  return averaged;
-}
-
 void CheckpointReader::load_module(const char* key, VisionTransformerImpl& model) {
   const std::string& path = path_;
   torch::serialize::InputArchive model_archive;

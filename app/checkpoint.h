@@ -54,9 +54,6 @@ class CheckpointReader {
   // The moving average of the weights, saved by runs with optim.ema_decay > 0.
   bool has_averaged_weights();
   void load_averaged_weights(VisionTransformerImpl& model);
-  // What inference uses: the averaged weights where the run kept them (its best.pt was chosen
-  // by their validation accuracy), else the trained ones. Returns whether they were averaged.
-  bool load_inference_weights(VisionTransformerImpl& model);
 
  private:
   void load_module(const char* key, VisionTransformerImpl& model);

@@ -6,11 +6,11 @@
 #include "app/canvas.h"
 #include "app/checkpoint.h"
 #include "app/cli_options.h"
+#include "app/command_model.h"
 #include "app/commands.h"
 #include "app/data_setup.h"
 #include "app/evaluation.h"
 #include "app/metrics_log.h"
-#include "app/model_loading.h"
 #include "app/runtime.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
@@ -43,24 +43,19 @@ void write_confusion_csv(const std::string& path, const torch::Tensor& confusion
 }  // namespace
 
 int run_eval(const CommandArgs& args) {
-  cxxopts::Options parser("moevit eval", "Evaluate a checkpoint on a folder of images.");
-  add_run_options(parser);
-  parser.add_options()("checkpoint", "checkpoint file (last.pt / best.pt)",
-                       cxxopts::value<std::string>())(
+  cxxopts::Options parser =
+      checkpoint_command_parser("moevit eval", "Evaluate a checkpoint on a folder of images.", "");
+  parser.add_options()(
       "data", "folder of class folders, or a root with val/ (default: the config's data.root)",
       cxxopts::value<std::string>())("json", "print one JSON summary instead of text")(
       "confusion", "confusion matrix CSV path (default: next to the checkpoint)",
       cxxopts::value<std::string>());
   const cxxopts::ParseResult options = parse_command_line(parser, args);
   if (print_help_if_asked(parser, options)) return 0;
-  if (!options.count("checkpoint"))
-    throw std::invalid_argument("eval: --checkpoint FILE is required (e.g. runs/demo/best.pt)");
+  CommandModel model = load_command_model(options, "eval");
+  LoadedModel& loaded = model.loaded;
+  const Runtime& runtime = model.runtime;
   const std::string checkpoint = options["checkpoint"].as<std::string>();
-  LoadedModel loaded = load_model(checkpoint, run_overrides(options));
-  std::string warning;
-  const Runtime runtime = configure_runtime(loaded.config.run, &warning);
-  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
-  loaded.model->to(runtime.device);
 
   const std::string data_root = option_or(options, "data", loaded.config.data.root);
   const ImageFolder folder = eval_folder(data_root);

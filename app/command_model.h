@@ -12,7 +12,8 @@
 namespace moevit {
 
 // The parser of a command that runs a checkpoint: the run options (add_run_options),
-// --checkpoint FILE, and `positional` (e.g. "PATH...") in its usage line.
+// --checkpoint FILE, --weights auto|average|trained, and `positional` (e.g. "PATH...") in its usage
+// line.
 cxxopts::Options checkpoint_command_parser(const std::string& program,
                                            const std::string& description,
                                            const std::string& positional);
@@ -22,9 +23,9 @@ struct CommandModel {
   Runtime runtime;
 };
 
-// Loads --checkpoint with run_overrides(options) and configures the runtime; the runtime's
-// warning, if any, goes to stderr. Throws std::invalid_argument "COMMAND: --checkpoint FILE is
-// required ..." when it was not given.
+// Loads --checkpoint (the weights --weights names) with run_overrides(options) and configures the
+// runtime; the runtime's warning, if any, goes to stderr. Throws std::invalid_argument "COMMAND:
+// --checkpoint FILE is required ..." when it was not given.
 CommandModel load_command_model(const cxxopts::ParseResult& options, const std::string& command);
 
 }  // namespace moevit

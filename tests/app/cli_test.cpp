@@ -43,6 +43,22 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   ASSERT_TRUE(summary["warnings"].is_array()) << summary.dump();
   EXPECT_TRUE(summary["warnings"].empty());
   EXPECT_TRUE(std::filesystem::exists(summary["confusion_csv"].get<std::string>()));
+  EXPECT_EQ(summary["weights"], "trained");  // the run kept no moving average
+
+  // --weights picks the weights explicitly; a value it does not know is refused in one line.
+  const auto trained_weights = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
+                                           " --json --weights trained");
+  ASSERT_EQ(trained_weights.exit_code, 0) << trained_weights.output;
+  const nlohmann::json trained_summary =
+      nlohmann::json::parse(trained_weights.output.substr(trained_weights.output.find('{')));
+  EXPECT_EQ(trained_summary["weights"], "trained");
+  EXPECT_EQ(trained_summary["loss"], summary["loss"]);  // the same weights as auto's
+  const auto unknown =
+      run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") + " --weights ema");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("--weights: expected auto, average or trained, got 'ema'"),
+            std::string::npos)
+      << unknown.output;
 }
 
 TEST(Cli, EvalCapacityFactorOverrideChangesDropRate) {

@@ -106,6 +106,16 @@ TEST(Training, MovingAverageResumesExactlyAndIsWhatInferenceLoads) {
   EXPECT_TRUE(loaded.averaged_weights);
   for (const auto& item : loaded.model->named_parameters())
     EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key();
+  // --weights trained / average pick either one explicitly.
+  const LoadedModel trained_loaded = load_model(dir / "a/last.pt", {}, WeightSource::kTrained);
+  EXPECT_FALSE(trained_loaded.averaged_weights);
+  CheckpointReader straight_checkpoint(dir / "a/last.pt");
+  VisionTransformer trained_model(straight_config.model, WeightInit::kOverwrittenByCheckpoint);
+  straight_checkpoint.load_weights(*trained_model, nullptr);
+  const auto trained_expected = trained_model->named_parameters();
+  for (const auto& item : trained_loaded.model->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), trained_expected[item.key()])) << item.key();
+  EXPECT_TRUE(load_model(dir / "a/last.pt", {}, WeightSource::kAverage).averaged_weights);
 }
 
 TEST(Training, WritesMetricsAndCheckpointsEachEpoch) {
@@ -126,6 +136,11 @@ TEST(Training, WritesMetricsAndCheckpointsEachEpoch) {
   EXPECT_FALSE(records[1].contains("val_ema"));  // no moving average unless asked for
   EXPECT_FALSE(CheckpointReader(dir / "out/last.pt").has_averaged_weights());
   EXPECT_FALSE(load_model(dir / "out/last.pt", {}).averaged_weights);
+  EXPECT_FALSE(load_model(dir / "out/last.pt", {}, WeightSource::kTrained).averaged_weights);
+  EXPECT_NE(testing::error_message([&] {
+              load_model(dir / "out/last.pt", {}, WeightSource::kAverage);
+            }).find("last.pt: --weights average, but the run kept no moving average"),
+            std::string::npos);
   const CheckpointState state = read_checkpoint_state(dir / "out/last.pt");
   EXPECT_EQ(state.class_names, (std::vector<std::string>{"checker", "horizontal", "vertical"}));
   EXPECT_EQ(parse_config(state.config_yaml, "ckpt", {}).model.dim, 16);
