@@ -200,6 +200,8 @@ void check_data(const Checker& check, const DataConfig& data, int64_t channels) 
                "[data.ratio_min, inf)");
   check.at_least(data.crop_padding, 0, "data.crop_padding");
   check.within(data.hflip, data.hflip >= 0 && data.hflip <= 1, "data.hflip", "[0, 1]");
+  check.within(data.random_erasing, data.random_erasing >= 0 && data.random_erasing <= 1,
+               "data.random_erasing", "[0, 1]");
   check.within(data.crop_fraction, data.crop_fraction > 0 && data.crop_fraction <= 1,
                "data.crop_fraction", "(0, 1]");
   check.at_least(data.max_pixels, 1, "data.max_pixels");

@@ -22,9 +22,10 @@ struct DataConfig {
   bool random_resized_crop = false;  // training crop as timm's RandomResizedCrop
   double scale_min = 0.08, scale_max = 1.0;         // crop area as a fraction of the image
   double ratio_min = 3.0 / 4, ratio_max = 4.0 / 3;  // crop aspect ratio
-  int64_t crop_padding = 0;    // without random_resized_crop: pad, then random crop back to size
-  double hflip = 0.0;          // probability of a horizontal flip in training
-  double crop_fraction = 1.0;  // eval: resize to size / crop_fraction, then center crop
+  int64_t crop_padding = 0;     // without random_resized_crop: pad, then random crop back to size
+  double hflip = 0.0;           // probability of a horizontal flip in training
+  double random_erasing = 0.0;  // probability of erasing one random rectangle in training
+  double crop_fraction = 1.0;   // eval: resize to size / crop_fraction, then center crop
   int64_t max_pixels = 64'000'000;  // refuse images larger than this before decoding
   bool drop_last = false;           // drop the last incomplete training batch
 };

@@ -250,6 +250,7 @@ std::vector<ConfigField> make_fields() {
       field("data.ratio_max", number, data, &DataConfig::ratio_max),
       field("data.crop_padding", integer, data, &DataConfig::crop_padding),
       field("data.hflip", number, data, &DataConfig::hflip),
+      field("data.random_erasing", number, data, &DataConfig::random_erasing),
       field("data.crop_fraction", number, data, &DataConfig::crop_fraction),
       field("data.max_pixels", integer, data, &DataConfig::max_pixels),
       field("data.drop_last", boolean, data, &DataConfig::drop_last),

@@ -22,6 +22,7 @@ TransformOptions transform_options(const Config& config) {
   transform.ratio_max = data.ratio_max;
   transform.pad = data.crop_padding;
   transform.hflip_probability = data.hflip;
+  transform.erase_probability = data.random_erasing;
   transform.crop_fraction = data.crop_fraction;
   return transform;
 }

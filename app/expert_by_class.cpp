@@ -8,8 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "app/expert_palette.h"
 #include "app/canvas.h"
+#include "app/expert_palette.h"
 #include "app/heatmap_routing.h"
 
 namespace moevit {

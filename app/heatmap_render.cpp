@@ -8,8 +8,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "app/expert_palette.h"
 #include "app/canvas.h"
+#include "app/expert_palette.h"
 
 namespace moevit {
 

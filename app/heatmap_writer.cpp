@@ -8,11 +8,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "app/canvas.h"
 #include "app/classification.h"
 #include "app/config.h"
 #include "app/data_setup.h"
 #include "app/expert_by_class.h"
-#include "app/canvas.h"
 #include "app/heatmap_render.h"
 #include "app/heatmap_routing.h"
 #include "app/image_files.h"

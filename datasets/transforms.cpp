@@ -110,6 +110,18 @@ void normalize_into(const cv::Mat& image, const TransformOptions& options, float
   }
 }
 
+// Zhong et al.'s random erasing on the normalised [C,S,S] output: noise in every channel of
+// one rectangle, so the model cannot rely on any one part of the object being visible.
+void erase_random_box(const TransformOptions& options, std::mt19937& generator, float* out) {
+  const int64_t size = options.image_size;
+  const CropBox box = random_erasing_box(size, options, generator);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  for (int64_t c = 0; c < options.channels; ++c)
+    for (int64_t y = box.top; y < box.top + box.height; ++y)
+      for (int64_t x = box.left; x < box.left + box.width; ++x)
+        out[(c * size + y) * size + x] = noise(generator);
+}
+
 }  // namespace
 
 void TransformOptions::check() const {
@@ -130,6 +142,14 @@ void TransformOptions::check() const {
           "a probability in [0, 1]", number(hflip_probability));
   require(crop_fraction > 0 && crop_fraction <= 1, "crop_fraction", "a number in (0, 1]",
           number(crop_fraction));
+  require(erase_probability >= 0 && erase_probability <= 1, "erase_probability",
+          "a probability in [0, 1]", number(erase_probability));
+  require(erase_area_min > 0 && erase_area_min <= erase_area_max, "erase_area_min",
+          "a number in (0, erase_area_max = " + number(erase_area_max) + "]",
+          number(erase_area_min));
+  require(erase_area_max < 1, "erase_area_max", "a number < 1", number(erase_area_max));
+  require(erase_ratio_min > 0 && erase_ratio_min <= 1, "erase_ratio_min", "a number in (0, 1]",
+          number(erase_ratio_min));
 }
 
 CropBox random_resized_crop_box(int64_t height, int64_t width, const TransformOptions& options,
@@ -157,6 +177,24 @@ CropBox random_resized_crop_box(int64_t height, int64_t width, const TransformOp
   return {(height - crop_height) / 2, (width - crop_width) / 2, crop_height, crop_width};
 }
 
+CropBox random_erasing_box(int64_t size, const TransformOptions& options, std::mt19937& generator) {
+  const double area = static_cast<double>(size) * size;
+  std::uniform_real_distribution<double> area_fraction(options.erase_area_min,
+                                                       options.erase_area_max);
+  std::uniform_real_distribution<double> log_ratio(std::log(options.erase_ratio_min),
+                                                   -std::log(options.erase_ratio_min));
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * area_fraction(generator);
+    const double ratio = std::exp(log_ratio(generator));
+    const int64_t height = std::llround(std::sqrt(target_area * ratio));
+    const int64_t width = std::llround(std::sqrt(target_area / ratio));
+    if (height > 0 && height < size && width > 0 && width < size)
+      return {uniform_int(generator, 0, size - height), uniform_int(generator, 0, size - width),
+              height, width};
+  }
+  return {0, 0, 0, 0};
+}
+
 void transform_image_into(const cv::Mat& image, const TransformOptions& options, TransformMode mode,
                           std::mt19937& generator, float* out) {
   if (image.empty() || image.depth() != CV_8U || image.channels() != options.channels)
@@ -167,6 +205,10 @@ void transform_image_into(const cv::Mat& image, const TransformOptions& options,
   const cv::Mat geometry = mode == TransformMode::kTrain ? train_geometry(image, options, generator)
                                                          : eval_geometry(image, options);
   normalize_into(geometry, options, out);
+  // Drawn only when on, so runs without erasing keep the random stream they always had.
+  if (mode == TransformMode::kTrain && options.erase_probability > 0 &&
+      std::bernoulli_distribution(options.erase_probability)(generator))
+    erase_random_box(options, generator, out);
 }
 
 at::Tensor transform_image(const cv::Mat& image, const TransformOptions& options,

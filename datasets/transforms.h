@@ -1,7 +1,7 @@
 // Image transforms, from decoded 8-bit pixels to the normalised float tensor the model reads.
 // Axis letters: C channels, H height, W width, S = TransformOptions::image_size.
 //   train: random-resized-crop to S×S (or resize to S×S, pad, random S×S crop) → random
-//          horizontal flip → normalise
+//          horizontal flip → normalise → random erasing (off by default)
 //   eval:  resize the shorter side to floor(S / crop_fraction) → centre S×S crop → normalise
 // Random choices come from the generator the caller passes (see datasets/seeded_generator.h).
 #pragma once
@@ -34,6 +34,14 @@ struct TransformOptions {
   double ratio_max = 4.0 / 3.0;
   int64_t pad = 4;                 // e.g. 4 for 32×32 inputs
   double hflip_probability = 0.5;  // 0 turns flipping off
+  // Random erasing (Zhong et al. 2017, "Random Erasing Data Augmentation"; timm's
+  // RandomErasing in its per-pixel mode): with this probability one rectangle of the
+  // normalised image, of area fraction in [erase_area_min, erase_area_max] and log-uniform
+  // aspect ratio in [erase_ratio_min, 1 / erase_ratio_min], is filled with N(0, 1) noise.
+  double erase_probability = 0.0;  // 0 turns it off (and draws nothing)
+  double erase_area_min = 0.02;    // timm's defaults
+  double erase_area_max = 1.0 / 3;
+  double erase_ratio_min = 0.3;
 
   // Evaluation: timm's crop_pct. 0.875 resizes the shorter side of a 224 crop to 256;
   // 1.0 resizes it to exactly S.
@@ -58,6 +66,10 @@ struct CropBox {
 // wins; else the centred crop of the clamped ratio.
 CropBox random_resized_crop_box(int64_t height, int64_t width, const TransformOptions& options,
                                 std::mt19937& generator);
+
+// The rectangle random erasing fills in an S×S image: up to 10 draws of an area fraction and
+// a log-uniform ratio (as timm), the first that fits wins; height 0 when none fits.
+CropBox random_erasing_box(int64_t size, const TransformOptions& options, std::mt19937& generator);
 
 // image: continuous 8-bit [H,W,C] with C = options.channels, as decode_image returns it.
 // out: room for C·S·S floats, written as [C,S,S]. `generator` is used in kTrain mode only.

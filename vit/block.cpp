@@ -11,8 +11,8 @@ BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_r
   attention = register_module("attention", Attention(config.dim, config.heads, config.dropout));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
   if (use_moe)
-    moe = register_module("moe",
-                          MoeLayer(config.moe, config.dim, config.expert_mlp_dim(), config.num_tokens()));
+    moe = register_module(
+        "moe", MoeLayer(config.moe, config.dim, config.expert_mlp_dim(), config.num_tokens()));
   else
     mlp = register_module("mlp", Mlp(config.dim, config.mlp_dim, config.dropout));
 }

@@ -78,6 +78,7 @@ data:
   ratio_max: 2
   crop_padding: 4
   hflip: 0.25
+  random_erasing: 0.3
   crop_fraction: 0.875
   max_pixels: 1000000
   drop_last: true
@@ -357,6 +358,7 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"data.val_split=-0.1"}, "data.val_split: expected a number in [0, 1), got -0.1"},
       {{"data.std=[0]"}, "data.std: expected a number > 0, got 0"},
       {{"data.hflip=1.5"}, "data.hflip: expected a number in [0, 1], got 1.5"},
+      {{"data.random_erasing=-0.5"}, "data.random_erasing: expected a number in [0, 1], got -0.5"},
       {{"data.crop_fraction=0"}, "data.crop_fraction: expected a number in (0, 1], got 0"},
       {{"data.scale_min=0.9", "data.scale_max=0.5"}, "data.scale_max: expected a number in"},
       {{"data.crop_padding=-1"}, "data.crop_padding: expected an integer >= 0, got -1"},

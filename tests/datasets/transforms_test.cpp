@@ -57,6 +57,10 @@ TEST(TransformOptions, CheckNamesTheField) {
       {[](TransformOptions& o) { o.pad = -1; }, "transform.pad"},
       {[](TransformOptions& o) { o.hflip_probability = 2; }, "transform.hflip_probability"},
       {[](TransformOptions& o) { o.crop_fraction = 1.1; }, "transform.crop_fraction"},
+      {[](TransformOptions& o) { o.erase_probability = -1; }, "transform.erase_probability"},
+      {[](TransformOptions& o) { o.erase_area_min = 0.5; }, "transform.erase_area_min"},
+      {[](TransformOptions& o) { o.erase_area_max = 1; }, "transform.erase_area_max"},
+      {[](TransformOptions& o) { o.erase_ratio_min = 2; }, "transform.erase_ratio_min"},
   };
   EXPECT_NO_THROW(TransformOptions().check());
   for (const auto& bad : cases) {
@@ -200,6 +204,61 @@ TEST(Transforms, TrainIsReproducibleFromTheGenerator) {
   EXPECT_FALSE(a.equal(transform_image(noise, options, TransformMode::kTrain, other)));
   EXPECT_GE(a.min().item<float>(), 0.0f);
   EXPECT_LE(a.max().item<float>(), 1.0f);
+}
+
+TEST(Transforms, RandomErasingFillsOneRectangleOfEveryChannel) {
+  TransformOptions options = identity_normalisation(28, 3);
+  const cv::Mat image(28, 28, CV_8UC3, cv::Scalar(255, 255, 255));  // 1.0 everywhere
+  std::mt19937 kept_stream(7), erased_stream(7);
+  const at::Tensor kept = transform_image(image, options, TransformMode::kTrain, kept_stream);
+  options.erase_probability = 1.0;
+  int64_t erased_images = 0;
+  for (int draw = 0; draw < 50; ++draw) {
+    const at::Tensor out = transform_image(image, options, TransformMode::kTrain, erased_stream);
+    // Noise replaces the pixels of one rectangle, the same in every channel; the rest is kept.
+    const at::Tensor changed = out.ne(1.0f);
+    EXPECT_TRUE(changed[0].equal(changed[1]));
+    EXPECT_TRUE(changed[0].equal(changed[2]));
+    const int64_t rows = changed[0].any(1).sum().item<int64_t>();
+    const int64_t cols = changed[0].any(0).sum().item<int64_t>();
+    EXPECT_EQ(changed[0].sum().item<int64_t>(), rows * cols);  // a rectangle, filled
+    if (rows == 0) continue;                                   // no box fitted in 10 tries
+    ++erased_images;
+    const double area_fraction = static_cast<double>(rows * cols) / (28 * 28);
+    EXPECT_GE(area_fraction, 0.02 * 0.5);  // rounding of the sides moves it a little
+    EXPECT_LE(area_fraction, 1.0 / 3 * 1.5);
+    const at::Tensor noise = out.masked_select(changed);
+    EXPECT_NEAR(noise.mean().item<float>(), 0.0f, 0.6f);  // N(0, 1)
+  }
+  EXPECT_GE(erased_images, 45);
+  // Probability 0 draws nothing: the stream, and so every later image, is unchanged.
+  EXPECT_TRUE(kept.equal(at::ones_like(kept)));
+  options.erase_probability = 0.0;
+  std::mt19937 off_stream(7);
+  transform_image(image, options, TransformMode::kTrain, off_stream);
+  std::mt19937 reference(7);
+  transform_image(image, identity_normalisation(28, 3), TransformMode::kTrain, reference);
+  EXPECT_EQ(off_stream(), reference());
+  // Evaluation never erases.
+  options.erase_probability = 1.0;
+  EXPECT_TRUE(transform_image(image, options, TransformMode::kEval, erased_stream)
+                  .equal(at::ones_like(kept)));
+}
+
+TEST(Transforms, RandomErasingBoxFitsAndRespectsTheRatio) {
+  TransformOptions options;
+  std::mt19937 generator(3);
+  for (int draw = 0; draw < 200; ++draw) {
+    const CropBox box = random_erasing_box(28, options, generator);
+    if (box.height == 0) continue;
+    EXPECT_GE(box.top, 0);
+    EXPECT_GE(box.left, 0);
+    EXPECT_LE(box.top + box.height, 28);
+    EXPECT_LE(box.left + box.width, 28);
+    const double ratio = static_cast<double>(box.height) / box.width;
+    EXPECT_GE(ratio, 0.3 * 0.6);  // rounding of small sides moves it
+    EXPECT_LE(ratio, 1 / 0.3 / 0.6);
+  }
 }
 
 TEST(Transforms, RefusesAnImageWithTheWrongChannelCount) {
