@@ -68,7 +68,8 @@ int run_eval(const CommandArgs& args) {
   };
   ImageLoader loader(folder, transform_options(loaded.config),
                      loader_options(loaded.config, TransformMode::kEval), warn);
-  const EvalResult result = evaluate(*loaded.model, loader, runtime);
+  const EvalResult result =
+      evaluate(*loaded.model, loader, runtime, EvalOptions{loaded.config.data.eval_hflip});
 
   const std::string confusion_path =
       option_or(options, "confusion",
@@ -81,6 +82,7 @@ int run_eval(const CommandArgs& args) {
     summary["data"] = data_root;
     summary["confusion_csv"] = confusion_path;
     summary["weights"] = loaded.averaged_weights ? "moving average" : "trained";
+    summary["hflip_averaged"] = loaded.config.data.eval_hflip;
     summary["skipped"] = loader.summary().skipped.size();
     summary["warnings"] = result.routing_warnings();
     for (size_t label = 0; label < per_class.size(); ++label)
@@ -88,8 +90,9 @@ int run_eval(const CommandArgs& args) {
     std::printf("%s\n", summary.dump(2).c_str());
     return 0;
   }
-  std::printf("%s%s on %s: %lld images, %s\n", checkpoint.c_str(),
-              loaded.averaged_weights ? " (moving-average weights)" : "", data_root.c_str(),
+  std::printf("%s%s%s on %s: %lld images, %s\n", checkpoint.c_str(),
+              loaded.averaged_weights ? " (moving-average weights)" : "",
+              loaded.config.data.eval_hflip ? " (mirror-averaged)" : "", data_root.c_str(),
               (long long)result.images, runtime.description.c_str());
   std::printf("  top1 %.2f%%  top5 %.2f%%  loss %.4f  %.0f images/s\n", 100 * result.top1,
               100 * result.top5, result.loss, result.images_per_second());

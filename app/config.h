@@ -26,6 +26,7 @@ struct DataConfig {
   double hflip = 0.0;           // probability of a horizontal flip in training
   double random_erasing = 0.0;  // probability of erasing one random rectangle in training
   double crop_fraction = 1.0;   // eval: resize to size / crop_fraction, then center crop
+  bool eval_hflip = false;      // eval: mean of the logits of each image and its mirror
   int64_t max_pixels = 64'000'000;  // refuse images larger than this before decoding
   bool drop_last = false;           // drop the last incomplete training batch
 };

@@ -252,6 +252,7 @@ std::vector<ConfigField> make_fields() {
       field("data.hflip", number, data, &DataConfig::hflip),
       field("data.random_erasing", number, data, &DataConfig::random_erasing),
       field("data.crop_fraction", number, data, &DataConfig::crop_fraction),
+      field("data.eval_hflip", boolean, data, &DataConfig::eval_hflip),
       field("data.max_pixels", integer, data, &DataConfig::max_pixels),
       field("data.drop_last", boolean, data, &DataConfig::drop_last),
       field("optim.lr", number, optim, &OptimConfig::lr),

@@ -48,7 +48,8 @@ std::vector<std::string> EvalResult::routing_warnings() const {
   return warnings;
 }
 
-EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime) {
+EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime,
+                    const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t classes = model.config().num_classes;
   const int64_t top_k = std::min<int64_t>(5, classes);
@@ -60,11 +61,16 @@ EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Run
   loader.start_epoch(0);
   while (std::optional<Batch> batch = loader.next_batch()) {
     VitOutput output;
+    torch::Tensor logits;
     {
       AutocastScope autocast(runtime);
-      output = model.forward(batch->images.to(runtime.device), /*keep_routing=*/true);
+      const torch::Tensor images = batch->images.to(runtime.device);
+      output = model.forward(images, /*keep_routing=*/true);
+      logits = output.logits.to(torch::kFloat);
+      if (options.average_hflip)
+        logits = (logits + model.forward(images.flip({3})).logits.to(torch::kFloat)) / 2;
     }
-    const torch::Tensor logits = output.logits.to(torch::kFloat).cpu();
+    logits = logits.cpu();
     const torch::Tensor labels = batch->labels;
     loss_sum += torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum).item<double>();
     const torch::Tensor top = std::get<1>(logits.topk(top_k, 1));  // [B, k]

@@ -35,7 +35,14 @@ struct EvalResult {
   std::vector<std::string> routing_warnings() const;
 };
 
+struct EvalOptions {
+  // Test-time augmentation: classify each image by the mean of its logits and its mirror
+  // image's (a second forward pass; routing statistics stay those of the unmirrored pass).
+  bool average_hflip = false;
+};
+
 // One pass over the loader's current epoch in eval mode, without gradients.
-EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime);
+EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Runtime& runtime,
+                    const EvalOptions& options = {});
 
 }  // namespace moevit

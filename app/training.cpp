@@ -238,9 +238,11 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       trainer.world->barrier();
       continue;
     }
-    const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime);
+    const EvalOptions eval_options{config.data.eval_hflip};
+    const EvalResult val = evaluate(*trainer.model, val_loader, trainer.runtime, eval_options);
     std::optional<EvalResult> val_ema;
-    if (trainer.ema) val_ema = evaluate(trainer.ema->model(), val_loader, trainer.runtime);
+    if (trainer.ema)
+      val_ema = evaluate(trainer.ema->model(), val_loader, trainer.runtime, eval_options);
     // best.pt and inference follow the averaged weights when there are any (as timm's
     // checkpoint saver ranks by the EMA's metrics when it validates one).
     const EvalResult& ranked = val_ema ? *val_ema : val;

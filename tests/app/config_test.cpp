@@ -80,6 +80,7 @@ data:
   hflip: 0.25
   random_erasing: 0.3
   crop_fraction: 0.875
+  eval_hflip: true
   max_pixels: 1000000
   drop_last: true
 optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight_decay: 0.1,
@@ -143,6 +144,8 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.data.std, (std::vector<double>{0.4, 0.5, 0.6}));
   EXPECT_DOUBLE_EQ(config.data.ratio_max, 2.0);
   EXPECT_TRUE(config.data.drop_last);
+  EXPECT_TRUE(config.data.eval_hflip);
+  EXPECT_DOUBLE_EQ(config.data.random_erasing, 0.3);
   EXPECT_DOUBLE_EQ(config.optim.lr, 3e-4);
   EXPECT_EQ(config.optim.steps, 500);
   EXPECT_EQ(config.run.device, Device::kCpu);
