@@ -44,6 +44,21 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   EXPECT_TRUE(summary["warnings"].empty());
   EXPECT_TRUE(std::filesystem::exists(summary["confusion_csv"].get<std::string>()));
   EXPECT_EQ(summary["weights"], "trained");  // the run kept no moving average
+  EXPECT_EQ(summary["hflip_averaged"], false);
+
+  // Mirror averaging reaches eval through --set: the same images, other logits.
+  const auto mirrored = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
+                                    " --json --set data.eval_hflip=true");
+  ASSERT_EQ(mirrored.exit_code, 0) << mirrored.output;
+  const nlohmann::json mirrored_summary =
+      nlohmann::json::parse(mirrored.output.substr(mirrored.output.find('{')));
+  EXPECT_EQ(mirrored_summary["hflip_averaged"], true);
+  EXPECT_EQ(mirrored_summary["images"], 12);
+  EXPECT_NE(mirrored_summary["loss"], summary["loss"]);
+  const auto not_a_bool = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
+                                      " --set data.eval_hflip=maybe");
+  EXPECT_NE(not_a_bool.exit_code, 0);
+  EXPECT_NE(not_a_bool.output.find("data.eval_hflip"), std::string::npos) << not_a_bool.output;
 
   // --weights picks the weights explicitly; a value it does not know is refused in one line.
   const auto trained_weights = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
