@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "app/fused_adamw.h"
 #include "app/optimizer_setup.h"
 #include "moe/capacity.h"
 #include "moe/moe_layer.h"
@@ -78,7 +79,7 @@ ThroughputResult measure_throughput(const ModelConfig& config, const Runtime& ru
   torch::manual_seed(0);
   VisionTransformer model(config);
   model->to(runtime.device);
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
+  FusedAdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));  // as `train`
   const auto on_device = torch::TensorOptions().device(runtime.device);
   const torch::Tensor images = torch::randn(
       {options.batch_size, config.channels, config.image_size, config.image_size}, on_device);

@@ -1,6 +1,7 @@
 #include "app/optimizer_setup.h"
 
 #include "app/config.h"
+#include "app/fused_adamw.h"
 
 namespace moevit {
 
@@ -32,7 +33,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decayed, options_with_decay(config.weight_decay));
   groups.emplace_back(exempt, options_with_decay(0.0));
-  return std::make_unique<torch::optim::AdamW>(
+  return std::make_unique<FusedAdamW>(
       groups, torch::optim::AdamWOptions(config.lr).weight_decay(config.weight_decay));
 }
 

@@ -16,7 +16,8 @@ struct OptimConfig;
 // plus the embeddings timm lists in `no_weight_decay`).
 bool exempt_from_weight_decay(const std::string& name, const torch::Tensor& parameter);
 
-// AdamW with decoupled weight decay over two groups: group 0 decays, group 1 does not.
+// AdamW with decoupled weight decay over two groups: group 0 decays, group 1 does not. A
+// FusedAdamW: one pass over each parameter per step on CPU, LibTorch's step elsewhere.
 std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
                                                 const OptimConfig& config);
 

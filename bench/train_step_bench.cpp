@@ -32,6 +32,8 @@ void BM_TrainStep(benchmark::State& state) {
   set_threads();
   torch::manual_seed(0);
   VisionTransformer model(fmnist_backbone(static_cast<RouterKind>(state.range(0))));
+  // LibTorch's AdamW: this binary links the core only; `moevit bench` times the trainer's
+  // FusedAdamW (app/fused_adamw.h).
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
   const torch::Tensor images = torch::randn({kBatch, 1, 28, 28});
   const torch::Tensor labels = torch::randint(0, 10, {kBatch}, torch::kLong);
