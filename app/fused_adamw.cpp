@@ -57,14 +57,24 @@ void update_range(float* __restrict parameter, const float* __restrict gradient,
 }  // namespace
 
 bool FusedAdamW::fusable() const {
+  const auto is_cpu_float = [](const torch::Tensor& tensor, const torch::Tensor& like) {
+    return tensor.defined() && tensor.is_cpu() && !tensor.is_sparse() &&
+           tensor.scalar_type() == torch::kFloat && tensor.sizes() == like.sizes();
+  };
   for (const auto& group : param_groups_) {
     if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) return false;
     for (const auto& parameter : group.params()) {
       const torch::Tensor& gradient = parameter.grad();
       if (!gradient.defined()) continue;
-      if (!parameter.is_cpu() || parameter.scalar_type() != torch::kFloat ||
-          !parameter.is_contiguous() || gradient.is_sparse() ||
-          gradient.scalar_type() != torch::kFloat || !gradient.is_contiguous())
+      if (!is_cpu_float(parameter, parameter) || !parameter.is_contiguous() ||
+          !is_cpu_float(gradient, parameter) || !gradient.is_contiguous())
+        return false;
+      // State loaded from a checkpoint: moments of another size or device take LibTorch's step,
+      // which reports the mismatch instead of writing out of bounds.
+      const auto found = state_.find(state_key(state_, parameter));
+      if (found == state_.end()) continue;
+      const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+      if (!is_cpu_float(state.exp_avg(), parameter) || !is_cpu_float(state.exp_avg_sq(), parameter))
         return false;
     }
   }
@@ -72,12 +82,15 @@ bool FusedAdamW::fusable() const {
 }
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
-  if (!fusable()) return torch::optim::AdamW::step(std::move(closure));
   torch::NoGradGuard no_grad;
   torch::Tensor loss = {};
-  if (closure != nullptr) {
+  if (closure != nullptr) {  // first: the closure makes the gradients fusable() inspects
     at::AutoGradMode enable_grad(true);
     loss = closure();
+  }
+  if (!fusable()) {
+    torch::optim::AdamW::step(nullptr);
+    return loss;
   }
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
@@ -115,6 +128,9 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       at::parallel_for(0, parameter.numel(), kGrain, [&](int64_t begin, int64_t end) {
         update_range(values, gradient, exp_avg, exp_avg_sq, begin, end, scalars);
       });
+      // Written through raw pointers: bump the version as an in-place op would, so autograd
+      // still refuses a graph that saved the old values.
+      parameter.unsafeGetTensorImpl()->bump_version();
     }
   }
   return loss;

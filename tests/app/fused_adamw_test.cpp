@@ -32,11 +32,12 @@ std::unique_ptr<Optimizer> make_optimizer(const std::vector<torch::Tensor>& para
   return std::make_unique<Optimizer>(groups, torch::optim::AdamWOptions(1e-2));
 }
 
-// The same gradients for both sets of parameters at each step.
-void set_gradients(std::vector<torch::Tensor>& a, std::vector<torch::Tensor>& b, int64_t step) {
+// The same gradients for both sets of parameters at each step, N(0, scale²).
+void set_gradients(std::vector<torch::Tensor>& a, std::vector<torch::Tensor>& b, int64_t step,
+                   double scale = 1.0) {
   torch::manual_seed(1000 + step);
   for (size_t i = 0; i < a.size(); ++i) {
-    const torch::Tensor gradient = torch::randn(a[i].sizes());
+    const torch::Tensor gradient = torch::randn(a[i].sizes()) * scale;
     a[i].mutable_grad() = gradient.clone();
     b[i].mutable_grad() = gradient.clone();
   }
@@ -70,6 +71,21 @@ TEST(FusedAdamW, MatchesLibTorchAdamWOverStepsWithDecayAndChangingLr) {
   const std::vector<torch::Tensor> initial = make_parameters(0);
   for (size_t i = 0; i < initial.size(); ++i)
     EXPECT_GT((fused_parameters[i] - initial[i]).abs().max().item<double>(), 1e-3) << i;
+}
+
+TEST(FusedAdamW, MatchesLibTorchAdamWWithGradientsNearEps) {
+  // Gradients of ~1e-6 make √v̂ as small as ε = 1e-6: where ε sits in the denominator (outside
+  // the square root, after the bias correction) then moves every update.
+  std::vector<torch::Tensor> fused_parameters = make_parameters(0),
+                             stock_parameters = make_parameters(0);
+  auto fused = make_optimizer<FusedAdamW>(fused_parameters);
+  auto stock = make_optimizer<torch::optim::AdamW>(stock_parameters);
+  for (int64_t step = 0; step < 3; ++step) {
+    set_gradients(fused_parameters, stock_parameters, step, 1e-6);
+    fused->step();
+    stock->step();
+  }
+  expect_close(fused_parameters, stock_parameters);
 }
 
 TEST(FusedAdamW, SkipsParametersWithoutGradient) {
@@ -112,6 +128,15 @@ TEST(FusedAdamW, StateIsInterchangeableWithLibTorchAdamW) {
     torch::serialize::InputArchive archive;
     archive.load_from(copy);
     optimizer->load(archive);
+  }
+  // Both found the saved moments under their parameters' keys (a state under another key
+  // would leave them to start again from zero moments, and still agree with each other).
+  for (torch::optim::Optimizer* optimizer :
+       {static_cast<torch::optim::Optimizer*>(stock.get()),
+        static_cast<torch::optim::Optimizer*>(resumed.get())}) {
+    ASSERT_EQ(optimizer->state().size(), 4u);
+    for (const auto& item : optimizer->state())
+      EXPECT_EQ(static_cast<torch::optim::AdamWParamState&>(*item.second).step(), 2);
   }
   for (int64_t step = 2; step < 4; ++step) {
     set_gradients(stock_parameters, fused_parameters, step);
