@@ -3,28 +3,10 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
-#include <sstream>
-#include <string>
-#include <type_traits>
 
 namespace moevit {
 
 namespace {
-
-// The key under which torch::optim::Optimizer keeps a parameter's state: the address of its
-// TensorImpl, as text in LibTorch 1.13 (c10::guts::to_string of the pointer), as the pointer
-// itself in later versions. Deduced from the map, so both compile.
-template <typename StateMap>
-typename StateMap::key_type state_key(const StateMap&, const torch::Tensor& parameter) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream text;
-    text << parameter.unsafeGetTensorImpl();
-    return text.str();
-  } else {
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
 
 // Elements per parallel task: large enough that the hand-off is small next to the pass.
 constexpr int64_t kGrain = 32768;
@@ -71,7 +53,7 @@ bool FusedAdamW::fusable() const {
         return false;
       // State loaded from a checkpoint: moments of another size or device take LibTorch's step,
       // which reports the mismatch instead of writing out of bounds.
-      const auto found = state_.find(state_key(state_, parameter));
+      const auto found = state_.find(optimizer_state_key(state_, parameter));
       if (found == state_.end()) continue;
       const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
       if (!is_cpu_float(state.exp_avg(), parameter) || !is_cpu_float(state.exp_avg_sq(), parameter))
@@ -97,7 +79,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
     for (auto& parameter : group.params()) {
       if (!parameter.grad().defined()) continue;
-      const auto key = state_key(state_, parameter);
+      const auto key = optimizer_state_key(state_, parameter);
       auto found = state_.find(key);
       if (found == state_.end()) {
         auto fresh = std::make_unique<torch::optim::AdamWParamState>();

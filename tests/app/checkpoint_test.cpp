@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "app/config.h"
+#include "app/fused_adamw.h"
 #include "app/model_loading.h"
 #include "app/optimizer_setup.h"
 #include "tests/app/run_fixtures.h"
@@ -65,7 +66,7 @@ TEST(Checkpoint, RoundTripIsBitwiseForWeightsOptimizerAndState) {
     EXPECT_TRUE(torch::equal(item.value(), loaded[item.key()])) << item.key();
   // Optimizer state, parameter by parameter (LibTorch keys it by the tensor's address).
   const auto state_of = [](torch::optim::Optimizer& optim, const torch::Tensor& parameter) {
-    const std::string key = c10::guts::to_string(parameter.unsafeGetTensorImpl());
+    const auto key = optimizer_state_key(optim.state(), parameter);
     return static_cast<torch::optim::AdamWParamState&>(*optim.state().at(key));
   };
   for (const auto& item : original) {
