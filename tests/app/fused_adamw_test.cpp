@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <utility>
 #include <vector>
 
 namespace moevit {
@@ -54,18 +55,29 @@ void expect_close(const std::vector<torch::Tensor>& a, const std::vector<torch::
         << "parameter " << i << ": max difference " << (a[i] - b[i]).abs().max().item<double>();
 }
 
-TEST(FusedAdamW, MatchesLibTorchAdamWOverStepsWithDecayAndChangingLr) {
+// The fused and LibTorch's AdamW from the same parameters over `steps` steps of the same
+// gradients, N(0, scale²); with `decay_lr` the lr is 1e-2 / (1 + step). Returns {fused, stock}.
+std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> run_both(int64_t steps,
+                                                                           double scale,
+                                                                           bool decay_lr) {
   std::vector<torch::Tensor> fused_parameters = make_parameters(0),
                              stock_parameters = make_parameters(0);
   auto fused = make_optimizer<FusedAdamW>(fused_parameters);
   auto stock = make_optimizer<torch::optim::AdamW>(stock_parameters);
-  for (int64_t step = 0; step < 6; ++step) {
-    set_gradients(fused_parameters, stock_parameters, step);
-    set_lr(*fused, 1e-2 / (1 + step));
-    set_lr(*stock, 1e-2 / (1 + step));
+  for (int64_t step = 0; step < steps; ++step) {
+    set_gradients(fused_parameters, stock_parameters, step, scale);
+    if (decay_lr) {
+      set_lr(*fused, 1e-2 / (1 + step));
+      set_lr(*stock, 1e-2 / (1 + step));
+    }
     fused->step();
     stock->step();
   }
+  return {fused_parameters, stock_parameters};
+}
+
+TEST(FusedAdamW, MatchesLibTorchAdamWOverStepsWithDecayAndChangingLr) {
+  const auto [fused_parameters, stock_parameters] = run_both(6, 1.0, /*decay_lr=*/true);
   expect_close(fused_parameters, stock_parameters);
   // The parameters moved: a step that did nothing would also "match" a stock step of lr 0.
   const std::vector<torch::Tensor> initial = make_parameters(0);
@@ -76,15 +88,7 @@ TEST(FusedAdamW, MatchesLibTorchAdamWOverStepsWithDecayAndChangingLr) {
 TEST(FusedAdamW, MatchesLibTorchAdamWWithGradientsNearEps) {
   // Gradients of ~1e-6 make √v̂ as small as ε = 1e-6: where ε sits in the denominator (outside
   // the square root, after the bias correction) then moves every update.
-  std::vector<torch::Tensor> fused_parameters = make_parameters(0),
-                             stock_parameters = make_parameters(0);
-  auto fused = make_optimizer<FusedAdamW>(fused_parameters);
-  auto stock = make_optimizer<torch::optim::AdamW>(stock_parameters);
-  for (int64_t step = 0; step < 3; ++step) {
-    set_gradients(fused_parameters, stock_parameters, step, 1e-6);
-    fused->step();
-    stock->step();
-  }
+  const auto [fused_parameters, stock_parameters] = run_both(3, 1e-6, /*decay_lr=*/false);
   expect_close(fused_parameters, stock_parameters);
 }
 
