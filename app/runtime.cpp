@@ -3,12 +3,13 @@
 #include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
-#include <torch/version.h>
 
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <thread>
+
+#include "moe/cpu_autocast.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -27,25 +28,6 @@ std::string cpuinfo_field(const std::string& field) {
     }
   return "";
 }
-
-// LibTorch ≥ 2.4 replaced the per-device autocast setters with device-type arguments.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-void set_autocast(bool cuda, bool enabled) {
-  const at::DeviceType type = cuda ? at::kCUDA : at::kCPU;
-  at::autocast::set_autocast_enabled(type, enabled);
-  if (enabled) at::autocast::set_autocast_dtype(type, at::kBFloat16);
-}
-#else
-void set_autocast(bool cuda, bool enabled) {
-  if (cuda) {
-    at::autocast::set_enabled(enabled);
-    if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  } else {
-    at::autocast::set_cpu_enabled(enabled);
-    if (enabled) at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
-}
-#endif
 
 // A training step allocates and frees the same large activations every time. glibc hands freed
 // blocks back to the kernel (large ones are mmapped, the heap top is trimmed), so each step
@@ -103,12 +85,12 @@ Runtime configure_runtime(const RunConfig& run, std::string* warning) {
 
 AutocastScope::AutocastScope(const Runtime& runtime)
     : enabled_(runtime.precision == Precision::kBf16), cuda_(runtime.device.is_cuda()) {
-  if (enabled_) set_autocast(cuda_, true);
+  if (enabled_) set_bf16_autocast(cuda_, true);
 }
 
 AutocastScope::~AutocastScope() {
   if (!enabled_) return;
-  set_autocast(cuda_, false);
+  set_bf16_autocast(cuda_, false);
   at::autocast::clear_cache();
 }
 

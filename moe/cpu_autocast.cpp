@@ -5,20 +5,34 @@
 
 namespace moevit {
 
-bool cpu_autocast_enabled() {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+
+bool cpu_autocast_enabled() {
   return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
-#endif
 }
 
-void set_cpu_autocast(bool enabled) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  at::autocast::set_autocast_enabled(at::kCPU, enabled);
-#else
-  at::autocast::set_cpu_enabled(enabled);
-#endif
+void set_bf16_autocast(bool cuda, bool enabled) {
+  const at::DeviceType type = cuda ? at::kCUDA : at::kCPU;
+  at::autocast::set_autocast_enabled(type, enabled);
+  if (enabled) at::autocast::set_autocast_dtype(type, at::kBFloat16);
 }
+
+#else
+
+bool cpu_autocast_enabled() {
+  return at::autocast::is_cpu_enabled();
+}
+
+void set_bf16_autocast(bool cuda, bool enabled) {
+  if (cuda) {
+    at::autocast::set_enabled(enabled);
+    if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    if (enabled) at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+}
+
+#endif
 
 }  // namespace moevit

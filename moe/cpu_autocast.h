@@ -1,13 +1,14 @@
-// Whether CPU autocast (bf16) is on in this thread. The API's names changed in LibTorch 2.4
-// (is_autocast_enabled(device)); 1.13 has is_cpu_enabled().
+// Autocast switches whose names changed in LibTorch 2.4 (is_autocast_enabled(device),
+// set_autocast_enabled(device, on)); 1.13 has is_cpu_enabled(), set_enabled() for CUDA, etc.
 #pragma once
 
 namespace moevit {
 
+// Whether CPU autocast is on in this thread (the MoE layer then takes its bf16 paths).
 bool cpu_autocast_enabled();
 
-// Switches CPU autocast on (bf16) or off for this thread; for tests (the app's runtime sets
-// the dtype for CPU and CUDA itself).
-void set_cpu_autocast(bool enabled);
+// Switches bf16 autocast on or off for this thread, on the CPU or on CUDA devices:
+// `run.precision: bf16` in the app, and the tests.
+void set_bf16_autocast(bool cuda, bool enabled);
 
 }  // namespace moevit

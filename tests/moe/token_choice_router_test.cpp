@@ -128,8 +128,8 @@ TEST(TokenChoiceRouter, RenormalisedWeightsSumToOneOverKeptChoices) {
 
 // CPU bf16 autocast on for one scope.
 struct CpuAutocastOn {
-  CpuAutocastOn() { set_cpu_autocast(true); }
-  ~CpuAutocastOn() { set_cpu_autocast(false); }
+  CpuAutocastOn() { set_bf16_autocast(/*cuda=*/false, true); }
+  ~CpuAutocastOn() { set_bf16_autocast(/*cuda=*/false, false); }
 };
 
 TEST(TokenChoiceRouter, RouterLogitsStayFloat32UnderAutocast) {
