@@ -4,11 +4,7 @@
 // (D 384, H 1536, 196 tokens, batch 32).
 //   build/moevit_bench --benchmark_filter='DenseFfn|MoeLayer'
 // `moevit bench --config F --experts 8,32,128` prints the same ratio for any config.
-#include <benchmark/benchmark.h>
-#include <torch/torch.h>
-
-#include <thread>
-
+#include "bench/bench_setup.h"
 #include "moe/moe_layer.h"
 #include "moe/slot_assignment.h"
 #include "vit/mlp.h"
@@ -21,36 +17,33 @@ struct LayerShape {
 };
 constexpr LayerShape kShapes[] = {{128, 49, 192, 768}, {32, 196, 384, 1536}};
 
-void use_every_core() {
-  static const bool once = [] {
-    torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
-    return true;
-  }();
-  (void)once;
-}
-
 // Times forward + backward of `layer` (a callable tokens → output) on random tokens; the
 // Time column is milliseconds per forward + backward.
 template <typename Layer>
 void run_forward_backward(benchmark::State& state, const LayerShape& shape, Layer&& layer) {
   const torch::Tensor tokens =
-      torch::randn({shape.batch, shape.tokens, shape.dim}).requires_grad_();
-  const torch::Tensor gradient = torch::randn({shape.batch, shape.tokens, shape.dim});
-  for (auto _ : state) layer(tokens).backward(gradient);
+      torch::randn({shape.batch, shape.tokens, shape.dim}, bench_device()).requires_grad_();
+  const torch::Tensor gradient =
+      torch::randn({shape.batch, shape.tokens, shape.dim}, bench_device());
+  for (auto _ : state) {
+    layer(tokens).backward(gradient);
+    finish_iteration();
+  }
 }
 
 // Arg 0: shape index.
 void BM_DenseFfn(benchmark::State& state) {
-  use_every_core();
+  prepare_bench(state);
   const LayerShape shape = kShapes[state.range(0)];
   Mlp ffn(shape.dim, shape.hidden);
+  ffn->to(bench_device());
   run_forward_backward(state, shape, [&](const torch::Tensor& x) { return ffn->forward(x); });
 }
 
 // Args: shape index, router (RouterKind), experts. Top-k at k = 1, capacity factor 1.0; soft
 // with E·slots ≈ tokens of one image.
 void BM_MoeLayer(benchmark::State& state) {
-  use_every_core();
+  prepare_bench(state);
   const LayerShape shape = kShapes[state.range(0)];
   MoeOptions options;
   options.router = static_cast<RouterKind>(state.range(1));
@@ -58,6 +51,7 @@ void BM_MoeLayer(benchmark::State& state) {
   options.experts_per_token = 1;
   options.capacity_factor = 1.0;
   MoeLayer layer(options, shape.dim, shape.hidden, shape.tokens);
+  layer->to(bench_device());
   layer->train();
   run_forward_backward(state, shape, [&](const torch::Tensor& x) {
     const MoeLayerOutput output = layer->forward(x);
@@ -69,18 +63,21 @@ void BM_MoeLayer(benchmark::State& state) {
 // The router alone (logits → plan + aux losses), forward + backward through the combine weights
 // and the aux loss. Args: shape index, router (RouterKind); E = 8, k = 1, capacity factor 1.0.
 void BM_Router(benchmark::State& state) {
-  use_every_core();
+  prepare_bench(state);
   const LayerShape shape = kShapes[state.range(0)];
   MoeOptions options;
   options.router = static_cast<RouterKind>(state.range(1));
   options.capacity_factor = 1.0;
   MoeLayer layer(options, shape.dim, shape.hidden, shape.tokens);
+  layer->to(bench_device());
   layer->train();
   const torch::Tensor groups =
-      layer->group_tokens(torch::randn({shape.batch, shape.tokens, shape.dim})).requires_grad_();
+      layer->group_tokens(torch::randn({shape.batch, shape.tokens, shape.dim}, bench_device()))
+          .requires_grad_();
   for (auto _ : state) {
     const RouterOutput routing = layer->route(groups);
     (routing.plan.combine_weight.sum() + routing.aux.total).backward();
+    finish_iteration();
   }
   state.SetLabel(to_string(options.router));
 }
@@ -97,7 +94,7 @@ BENCHMARK(BM_Router)
 // k = 1, E = 8, with (BPR) and without a priority order. Args: 0 loop / 1 tensor ops,
 // prioritised 0/1.
 void BM_AssignSlots(benchmark::State& state) {
-  use_every_core();
+  prepare_bench(state);
   torch::manual_seed(0);
   const torch::Tensor expert_index = torch::randint(0, 8, {64, 49, 1}, torch::kLong);
   const torch::Tensor order = state.range(1)

@@ -1,9 +1,7 @@
 // Training-step and inference throughput of the Fashion-MNIST backbone (dim 192, 6 blocks,
 // 49 tokens, batch 128) in each mode: forward + backward + AdamW, and forward alone.
 //   build/moevit_bench --benchmark_filter=Step
-#include <benchmark/benchmark.h>
-#include <torch/torch.h>
-
+#include "bench/bench_setup.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -20,23 +18,17 @@ ModelConfig fmnist_backbone(RouterKind router) {
   return config;
 }
 
-void set_threads() {
-  static const bool once = [] {
-    torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
-    return true;
-  }();
-  (void)once;
-}
-
 void BM_TrainStep(benchmark::State& state) {
-  set_threads();
+  prepare_bench(state);
   torch::manual_seed(0);
   VisionTransformer model(fmnist_backbone(static_cast<RouterKind>(state.range(0))));
+  model->to(bench_device());
   // LibTorch's AdamW: this binary links the core only; `moevit bench` times the trainer's
   // FusedAdamW (app/fused_adamw.h).
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
-  const torch::Tensor images = torch::randn({kBatch, 1, 28, 28});
-  const torch::Tensor labels = torch::randint(0, 10, {kBatch}, torch::kLong);
+  const torch::Tensor images = torch::randn({kBatch, 1, 28, 28}, bench_device());
+  const torch::Tensor labels =
+      torch::randint(0, 10, {kBatch}, torch::TensorOptions(bench_device()).dtype(torch::kLong));
   model->train();
   for (auto _ : state) {
     const VitOutput output = model->forward(images);
@@ -44,6 +36,7 @@ void BM_TrainStep(benchmark::State& state) {
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
+    finish_iteration();
   }
   state.counters["img/s"] = benchmark::Counter(static_cast<double>(kBatch) * state.iterations(),
                                                benchmark::Counter::kIsRate);
@@ -51,13 +44,17 @@ void BM_TrainStep(benchmark::State& state) {
 }
 
 void BM_Inference(benchmark::State& state) {
-  set_threads();
+  prepare_bench(state);
   torch::manual_seed(0);
   VisionTransformer model(fmnist_backbone(static_cast<RouterKind>(state.range(0))));
-  const torch::Tensor images = torch::randn({kBatch, 1, 28, 28});
+  model->to(bench_device());
+  const torch::Tensor images = torch::randn({kBatch, 1, 28, 28}, bench_device());
   model->eval();
   torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model->forward(images).logits);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(model->forward(images).logits);
+    finish_iteration();
+  }
   state.counters["img/s"] = benchmark::Counter(static_cast<double>(kBatch) * state.iterations(),
                                                benchmark::Counter::kIsRate);
   state.SetLabel(to_string(static_cast<RouterKind>(state.range(0))));
