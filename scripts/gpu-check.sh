@@ -87,7 +87,7 @@ for word in shlex.split(command["command"])[1:]:
         skip = True
     elif word != "-Winvalid-pch" and not word.endswith("gating.cpp"):
         flags.append(word)
-flags += ["-DUSE_C10D_GLOO", "-DUSE_DISTRIBUTED", '-DMOEVIT_SOURCE_DIR="/x"',
+flags += ['-DMOEVIT_SOURCE_DIR="/x"',
           '-DMOEVIT_BINARY="/x"', "-fsyntax-only"]
 for extra in ("include", "include/opencv4", "include/x86_64-linux-gnu/opencv4"):
     flags += ["-idirafter", f"{deps}/{extra}"]
