@@ -13,25 +13,22 @@
 
 #include "moe/cpu_autocast.h"
 #include "moe/routing_stats.h"
+#include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
 namespace {
 
-// Tiny, but with drops in token choice (capacity 0.5) and more than one group of slots.
+// The tests' tiny model in RGB with 16 tokens of width 16, drops in token choice (k = 2 at
+// capacity 0.5), every aux loss, and an MoE layer in every block.
 ModelConfig tiny_config(RouterKind router) {
-  ModelConfig config;
-  config.image_size = 8;
+  ModelConfig config = testing::tiny_model_config(router);
   config.patch_size = 2;
   config.channels = 3;
   config.dim = 16;
-  config.depth = 2;
-  config.heads = 2;
   config.mlp_dim = 32;
   config.num_classes = 5;
-  config.moe.router = router;
-  config.moe.num_experts = 4;
-  config.moe.experts_per_token = router == RouterKind::kSoft ? 1 : 2;
+  if (router != RouterKind::kSoft) config.moe.experts_per_token = 2;
   config.moe.noise_std = 0.0;  // the CPU and CUDA generators draw different noise
   config.moe.capacity_factor = 0.5;
   config.moe.eval_capacity_factor = 0.5;
