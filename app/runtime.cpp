@@ -1,6 +1,5 @@
 #include "app/runtime.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
@@ -8,8 +7,6 @@
 #include <limits>
 #include <sstream>
 #include <thread>
-
-#include "moe/cpu_autocast.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -81,17 +78,6 @@ Runtime configure_runtime(const RunConfig& run, std::string* warning) {
                         to_string(runtime.precision) + " (" +
                         (runtime.device.is_cuda() ? std::string("GPU") : cpu_model_name()) + ")";
   return runtime;
-}
-
-AutocastScope::AutocastScope(const Runtime& runtime)
-    : enabled_(runtime.precision == Precision::kBf16), cuda_(runtime.device.is_cuda()) {
-  if (enabled_) set_bf16_autocast(cuda_, true);
-}
-
-AutocastScope::~AutocastScope() {
-  if (!enabled_) return;
-  set_bf16_autocast(cuda_, false);
-  at::autocast::clear_cache();
 }
 
 }  // namespace moevit

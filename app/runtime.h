@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "moe/autocast.h"
 
 namespace moevit {
 
@@ -27,18 +28,12 @@ std::string cpu_model_name();
 // one warning line goes to `warning` (app/ prints it).
 Runtime configure_runtime(const RunConfig& run, std::string* warning);
 
-// RAII: autocast to bf16 on the runtime's device for the scope, when precision is bf16.
-// Router softmax/top-k and the losses stay float32 (moe/gating casts, losses on float logits).
-class AutocastScope {
+// RAII: bf16 autocast on the runtime's device for the scope (one training step, one eval
+// batch), when its precision is bf16 (moe/autocast.h).
+class AutocastScope : public Bf16AutocastScope {
  public:
-  explicit AutocastScope(const Runtime& runtime);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_ = false;
-  bool cuda_ = false;
+  explicit AutocastScope(const Runtime& runtime)
+      : Bf16AutocastScope(runtime.device.is_cuda(), runtime.precision == Precision::kBf16) {}
 };
 
 }  // namespace moevit

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "moe/capacity.h"
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/soft_router.h"

@@ -1,6 +1,6 @@
 #include "moe/small_matmul.h"
 
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>

@@ -5,7 +5,7 @@
 
 #include <numeric>
 
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/routing_stats.h"
 #include "vit/mlp.h"
@@ -175,10 +175,13 @@ TEST(MoeLayer, ExpertRowsArePackedOnCpuInFp32AndPaddedUnderAutocast) {
   EXPECT_TRUE(packed.is_packed());
   EXPECT_EQ(packed.token_of_slot.size(0),
             std::accumulate(packed.rows_per_expert.begin(), packed.rows_per_expert.end(), 0LL));
-  set_bf16_autocast(/*cuda=*/false, true);
-  const DispatchPlan padded = layer->route(groups).plan;
-  const torch::Tensor output = layer->forward(torch::randn({2, 6, 8})).output;
-  set_bf16_autocast(/*cuda=*/false, false);
+  DispatchPlan padded;
+  torch::Tensor output;
+  {
+    const Bf16AutocastScope autocast(/*cuda=*/false, /*enabled=*/true);
+    padded = layer->route(groups).plan;
+    output = layer->forward(torch::randn({2, 6, 8})).output;
+  }
   EXPECT_FALSE(padded.is_packed());
   EXPECT_EQ(padded.token_of_slot.size(0), 4 * padded.num_groups * padded.capacity);
   EXPECT_EQ(output.sizes(), (torch::IntArrayRef{2, 6, 8}));

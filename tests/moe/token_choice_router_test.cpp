@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/routing_stats.h"
@@ -126,18 +126,12 @@ TEST(TokenChoiceRouter, RenormalisedWeightsSumToOneOverKeptChoices) {
   EXPECT_NEAR(plan.combine_weight[0][0][0].item<float>(), 0.4f / 0.6f, 1e-6);
 }
 
-// CPU bf16 autocast on for one scope.
-struct CpuAutocastOn {
-  CpuAutocastOn() { set_bf16_autocast(/*cuda=*/false, true); }
-  ~CpuAutocastOn() { set_bf16_autocast(/*cuda=*/false, false); }
-};
-
 TEST(TokenChoiceRouter, RouterLogitsStayFloat32UnderAutocast) {
   // Two experts whose weights differ by 1e-3: bf16 rounds both logits to 1.0 (a tie, so top-k
   // takes expert 0); float32 keeps expert 1 ahead.
   const torch::Tensor tokens = torch::ones({1, 1, 1});
   const torch::Tensor weight = torch::tensor({1.0f, 1.001f}).reshape({1, 2});
-  const CpuAutocastOn autocast;
+  const Bf16AutocastScope autocast(/*cuda=*/false, /*enabled=*/true);
   ASSERT_EQ(torch::matmul(tokens, weight).scalar_type(), torch::kBFloat16);  // autocast is on
   const torch::Tensor logits = router_logits_fp32(tokens, weight);
   EXPECT_EQ(logits.scalar_type(), torch::kFloat);

@@ -3,7 +3,6 @@
 // packed-row kernels; on CUDA the padded [E, C] layout through LibTorch's own ops, so this is the
 // test that the two layouts agree end to end. Skipped where the LibTorch or the machine has no GPU.
 #include <ATen/Context.h>
-#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -11,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 #include "moe/routing_stats.h"
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
@@ -43,9 +42,25 @@ class OnCuda : public ::testing::TestWithParam<RouterKind> {
   void SetUp() override {
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this build or machine";
     // fp32 on both sides: cuDNN's convolution (the patch stem) would otherwise use TF32.
+    tf32_cudnn_ = at::globalContext().allowTF32CuDNN();
+    tf32_cublas_ = at::globalContext().allowTF32CuBLAS();
     at::globalContext().setAllowTF32CuDNN(false);
     at::globalContext().setAllowTF32CuBLAS(false);
+    changed_tf32_ = true;
   }
+  void TearDown() override {
+    if (!changed_tf32_) return;
+    at::globalContext().setAllowTF32CuDNN(tf32_cudnn_);
+    at::globalContext().setAllowTF32CuBLAS(tf32_cublas_);
+  }
+  // Every block routes in the MoE modes (placement every 1), none in dense.
+  size_t moe_layers() const {
+    return GetParam() == RouterKind::kDense ? 0
+                                            : static_cast<size_t>(tiny_config(GetParam()).depth);
+  }
+
+ private:
+  bool changed_tf32_ = false, tf32_cudnn_ = false, tf32_cublas_ = false;
 };
 
 void expect_close(const torch::Tensor& cuda, const torch::Tensor& cpu, const std::string& what) {
@@ -77,7 +92,8 @@ TEST_P(OnCuda, TrainingStepMatchesTheCpu) {
 
   expect_close(cuda_out.logits, cpu_out.logits, "logits");
   expect_close(cuda_out.aux.total, cpu_out.aux.total, "aux loss");
-  ASSERT_EQ(cuda_out.routing.size(), cpu_out.routing.size());
+  ASSERT_EQ(cpu_out.routing.size(), moe_layers());
+  ASSERT_EQ(cuda_out.routing.size(), moe_layers());
   for (size_t layer = 0; layer < cpu_out.routing.size(); ++layer) {
     const RoutingStats cpu_stats = routing_stats(cpu_out.routing[layer].routing.plan);
     const RoutingStats cuda_stats = routing_stats(cuda_out.routing[layer].routing.plan);
@@ -105,15 +121,17 @@ TEST_P(OnCuda, Bf16AutocastStaysNearFp32) {
   const torch::Tensor images = torch::randn({6, 3, 8, 8}).cuda();
   const torch::Tensor fp32_logits = model->forward(images).logits;
 
-  set_bf16_autocast(/*cuda=*/true, true);
-  const VitOutput out = model->forward(images, /*keep_routing=*/true);
-  out.logits.sum().backward();
-  set_bf16_autocast(/*cuda=*/true, false);
-  at::autocast::clear_cache();
+  VitOutput out;
+  {
+    const Bf16AutocastScope autocast(/*cuda=*/true, /*enabled=*/true);
+    out = model->forward(images, /*keep_routing=*/true);
+    out.logits.sum().backward();
+  }
 
   EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
   const double scale = fp32_logits.abs().max().item<double>() + 1.0;
   EXPECT_LT((out.logits.to(torch::kFloat) - fp32_logits).abs().max().item<double>(), 0.05 * scale);
+  ASSERT_EQ(out.routing.size(), moe_layers());
   for (const LayerRouting& layer : out.routing)
     EXPECT_EQ(layer.routing.plan.combine_weight.scalar_type(), torch::kFloat)
         << "block " << layer.block;

@@ -1,13 +1,15 @@
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
 namespace moevit {
 
+namespace {
+
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 
-bool cpu_autocast_enabled() {
+bool cpu_enabled() {
   return at::autocast::is_autocast_enabled(at::kCPU);
 }
 
@@ -19,7 +21,7 @@ void set_bf16_autocast(bool cuda, bool enabled) {
 
 #else
 
-bool cpu_autocast_enabled() {
+bool cpu_enabled() {
   return at::autocast::is_cpu_enabled();
 }
 
@@ -34,5 +36,21 @@ void set_bf16_autocast(bool cuda, bool enabled) {
 }
 
 #endif
+
+}  // namespace
+
+bool cpu_autocast_enabled() {
+  return cpu_enabled();
+}
+
+Bf16AutocastScope::Bf16AutocastScope(bool cuda, bool enabled) : cuda_(cuda), enabled_(enabled) {
+  if (enabled_) set_bf16_autocast(cuda_, true);
+}
+
+Bf16AutocastScope::~Bf16AutocastScope() {
+  if (!enabled_) return;
+  set_bf16_autocast(cuda_, false);
+  at::autocast::clear_cache();
+}
 
 }  // namespace moevit
