@@ -1,55 +1,70 @@
-// What every core micro-benchmark sets up first: LibTorch on every core, and where and how it
-// runs. MOEVIT_BENCH_DEVICE=cuda puts models and inputs on the GPU (each timed iteration then
-// ends with a synchronize, so the time is the GPU's, not the launch queue's);
-// MOEVIT_BENCH_PRECISION=bf16 runs the benchmark under bf16 autocast. Defaults: cpu, fp32.
+// What the core micro-benchmarks share: LibTorch on every core, and where and how the model
+// benchmarks run. MOEVIT_BENCH_DEVICE=cuda puts models and inputs on the GPU; each timed
+// iteration then ends with a synchronize, so the (real-time) Time column is the GPU's work, not
+// the launch queue's. MOEVIT_BENCH_PRECISION=bf16 runs each iteration under bf16 autocast, one
+// scope per iteration as the trainer has one per step. Defaults: cpu, fp32.
 #pragma once
 
 #include <benchmark/benchmark.h>
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
-#include "moe/cpu_autocast.h"
+#include "moe/autocast.h"
 
 namespace moevit {
 
-inline std::string bench_env(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : fallback;
-}
-
-inline torch::Device bench_device() {
-  static const torch::Device device = [] {
-    const std::string name = bench_env("MOEVIT_BENCH_DEVICE", "cpu");
-    if (name == "cpu") return torch::Device(torch::kCPU);
-    if (name == "cuda" && torch::cuda::is_available()) return torch::Device(torch::kCUDA, 0);
-    std::fprintf(stderr, "MOEVIT_BENCH_DEVICE: expected cpu or cuda (with a GPU), got '%s'\n",
-                 name.c_str());
-    std::exit(2);
-  }();
-  return device;
-}
-
-// Ends a timed iteration: waits for the GPU's queue to drain (nothing to wait for on the CPU).
-inline void finish_iteration() {
-  if (bench_device().is_cuda()) torch::cuda::synchronize();
-}
-
-// Call at the top of each benchmark: threads, and autocast for this (the benchmark's) thread.
-// Labels the run with device and precision.
-inline void prepare_bench(benchmark::State& state) {
+inline void use_every_core() {
   static const bool once = [] {
     torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
     return true;
   }();
   (void)once;
-  const bool bf16 = bench_env("MOEVIT_BENCH_PRECISION", "fp32") == "bf16";
-  set_bf16_autocast(bench_device().is_cuda(), bf16);
-  state.counters["cuda"] = bench_device().is_cuda();
-  state.counters["bf16"] = bf16;
+}
+
+struct BenchTarget {
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;
+
+  Bf16AutocastScope autocast() const { return Bf16AutocastScope(device.is_cuda(), bf16); }
+  // Ends a timed iteration: waits for the GPU's queue (nothing to wait for on the CPU).
+  void finish_iteration() const {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  }
+};
+
+// Every core, and the target the environment names, shown as the run's `cuda` and `bf16`
+// counters. nullopt, with the benchmark marked as failed, for a value this build cannot run.
+inline std::optional<BenchTarget> bench_target(benchmark::State& state) {
+  use_every_core();
+  const auto read = [](const char* name, const char* fallback) {
+    const char* value = std::getenv(name);
+    return std::string(value && *value ? value : fallback);
+  };
+  const std::string device = read("MOEVIT_BENCH_DEVICE", "cpu");
+  const std::string precision = read("MOEVIT_BENCH_PRECISION", "fp32");
+  BenchTarget target;
+  if (device == "cuda" && torch::cuda::is_available()) {
+    target.device = torch::Device(torch::kCUDA, 0);
+  } else if (device != "cpu") {
+    state.SkipWithError(
+        ("MOEVIT_BENCH_DEVICE: expected cpu or cuda (with a GPU), got '" + device + "'").c_str());
+    return std::nullopt;
+  }
+  if (precision != "fp32" && precision != "bf16") {
+    state.SkipWithError(
+        ("MOEVIT_BENCH_PRECISION: expected fp32 or bf16, got '" + precision + "'").c_str());
+    return std::nullopt;
+  }
+  target.bf16 = precision == "bf16";
+  state.counters["cuda"] = target.device.is_cuda();
+  state.counters["bf16"] = target.bf16;
+  return target;
 }
 
 }  // namespace moevit

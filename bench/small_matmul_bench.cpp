@@ -3,11 +3,9 @@
 // Shapes: Fashion-MNIST backbone (batch 128, 49 tokens, 3 heads of 64) and ViT-S/16 at 224
 // (batch 32, 197 tokens, 6 heads of 64).
 //   build/moevit_bench --benchmark_filter='AttentionScores'
-#include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include <thread>
-
+#include "bench/bench_setup.h"
 #include "moe/small_matmul.h"
 
 namespace moevit {
@@ -20,7 +18,7 @@ constexpr AttentionShape kAttentionShapes[] = {{128, 49, 3, 64}, {32, 197, 6, 64
 
 // Arg 0: shape index; arg 1: 0 = at::matmul, 1 = small_matmul.
 void BM_AttentionScores(benchmark::State& state) {
-  torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  use_every_core();
   const AttentionShape& shape = kAttentionShapes[state.range(0)];
   const torch::Tensor qkv =
       torch::randn({shape.batch, shape.tokens, 3, shape.heads, shape.head_dim})
