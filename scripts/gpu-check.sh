@@ -30,6 +30,12 @@ fi
 
 logs=${OUT:-/tmp/gpu-check}
 mkdir -p "$logs"
+# Each step's exit status goes to the summary; the script exits 1 if any step failed.
+failed=0
+record() {
+  echo "$1 rc=$2" | tee -a "$logs/summary.txt"
+  [[ $2 == 0 ]] || failed=1
+}
 build=/tmp/moevit-cuda
 jobs=$(nproc)
 deps=$PWD/.devdeps/usr
@@ -45,15 +51,15 @@ cmake -S . -B $build -G Ninja -DMOEVIT_WITH_OPENCV=OFF -DCMAKE_PREFIX_PATH="$tor
   -DGTest_DIR=$deps/lib/x86_64-linux-gnu/cmake/GTest \
   -Dbenchmark_DIR=$deps/lib/x86_64-linux-gnu/cmake/benchmark \
   >"$logs/configure.log" 2>&1
-echo "configure rc=$?" | tee -a "$logs/summary.txt"
+record configure $?
 cmake --build $build -j "$jobs" -- -k 0 >"$logs/build.log" 2>&1
-echo "build rc=$?" | tee -a "$logs/summary.txt"
+record build $?
 grep -E 'error|Error' "$logs/build.log" | head -20 | tee -a "$logs/summary.txt"
 (cd $build && OMP_NUM_THREADS=2 ctest -j 8 --output-on-failure >"$logs/ctest.log" 2>&1)
-echo "ctest rc=$?" | tee -a "$logs/summary.txt"
+record ctest $?
 tail -n 15 "$logs/ctest.log" | tee -a "$logs/summary.txt"
 $build/moevit_core_tests --gtest_filter='*OnCuda*' >"$logs/cuda_test.log" 2>&1
-echo "cuda tests rc=$?" | tee -a "$logs/summary.txt"
+record "cuda tests" $?
 grep -E '^\[ +(OK|FAILED|SKIPPED) +\]|Failure|max \|' "$logs/cuda_test.log" | head -40 |
   tee -a "$logs/summary.txt"
 
@@ -63,14 +69,13 @@ if [[ $skip != *bench* ]]; then
   for precision in fp32 bf16; do
     MOEVIT_BENCH_DEVICE=cuda MOEVIT_BENCH_PRECISION=$precision $build/moevit_bench \
       --benchmark_filter='TrainStep|Inference|DenseFfn|MoeLayer|Router' \
-      --benchmark_out="$logs/bench-cuda-$precision.json" --benchmark_out_format=json \
-      >"/tmp/bench-cuda-$precision.txt" 2>&1
-    echo "bench $precision rc=$?" | tee -a "$logs/summary.txt"
-    grep -E "^BM_|rror" "/tmp/bench-cuda-$precision.txt" | tee -a "$logs/summary.txt"
+      >"$logs/bench-cuda-$precision.txt" 2>&1
+    record "bench $precision" $?
+    grep -E '^BM_|rror' "$logs/bench-cuda-$precision.txt" | tee -a "$logs/summary.txt"
   done
 fi
 
-[[ $skip == *syntax* ]] && exit 0
+[[ $skip == *syntax* ]] && exit $failed
 echo "== 3. every other translation unit against this LibTorch" | tee -a "$logs/summary.txt"
 # Each file is compiled (syntax only) with the flags of a core source (LibTorch's includes and
 # definitions, the language standard) plus the headers carried from Debian, searched after the
@@ -79,8 +84,9 @@ python3 - "$build/compile_commands.json" "$deps" "$jobs" >"$logs/syntax.log" 2>&
 import concurrent.futures, glob, json, shlex, subprocess, sys
 commands, deps, jobs = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
 command = next(c for c in commands if c["file"].endswith("moe/gating.cpp"))
-flags, skip = [], False
-for word in shlex.split(command["command"])[1:]:
+words = shlex.split(command["command"])
+compiler, flags, skip = words[0], [], False
+for word in words[1:]:
     if skip:
         skip = False
     elif word in ("-o", "-c", "-include"):
@@ -94,7 +100,7 @@ for extra in ("include", "include/opencv4", "include/x86_64-linux-gnu/opencv4"):
 files = sorted(sum((glob.glob(g) for g in ("app/*.cpp", "datasets/*.cpp", "tests/app/*.cpp",
                                            "tests/datasets/*.cpp", "tests/support/*.cpp")), []))
 def check(path):
-    return path, subprocess.run(["c++", *flags, path], capture_output=True, text=True)
+    return path, subprocess.run([compiler, *flags, path], capture_output=True, text=True)
 with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
     for path, result in pool.map(check, files):
         print(("ok     " if result.returncode == 0 else "FAILED ") + path)
@@ -104,3 +110,5 @@ EOF
 echo "translation units: $(grep -c -E '^(ok|FAILED)' "$logs/syntax.log"), failing: $(grep -c '^FAILED' "$logs/syntax.log")" |
   tee -a "$logs/summary.txt"
 grep -E '^FAILED|error:' "$logs/syntax.log" | head -40 | tee -a "$logs/summary.txt"
+grep -q '^FAILED' "$logs/syntax.log" && failed=1
+exit $failed
