@@ -15,6 +15,13 @@ cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--pack" ]]; then
   lib=/usr/lib/x86_64-linux-gnu
+  for need in /usr/include/{opencv4,yaml-cpp,nlohmann,cxxopts.hpp,gtest,benchmark,gloo,zlib.h} \
+    $lib/libgtest.a $lib/libbenchmark.so.1.7.1 $lib/cmake/GTest $lib/cmake/benchmark; do
+    [[ -e $need ]] || {
+      echo "gpu-check --pack: expected $need (run scripts/setup.sh first)" >&2
+      exit 1
+    }
+  done
   rm -rf .devdeps && mkdir -p .devdeps/usr/include/x86_64-linux-gnu .devdeps/usr/lib/x86_64-linux-gnu/cmake
   cp -r /usr/include/{opencv4,yaml-cpp,nlohmann,cxxopts.hpp,gtest,gmock,benchmark,gloo,zlib.h,zconf.h} \
     .devdeps/usr/include/
@@ -28,6 +35,14 @@ if [[ "${1:-}" == "--pack" ]]; then
   exit 0
 fi
 
+[[ -d .devdeps/usr/include && -d .devdeps/usr/lib ]] || {
+  echo "gpu-check: expected .devdeps/ (make it with scripts/gpu-check.sh --pack here, carry it there)" >&2
+  exit 1
+}
+python3 -c 'import torch' 2>/dev/null || {
+  echo "gpu-check: expected a python3 with torch (its LibTorch is what this builds against)" >&2
+  exit 1
+}
 logs=${OUT:-/tmp/gpu-check}
 mkdir -p "$logs"
 # Each step's exit status goes to the summary; the script exits 1 if any step failed.
