@@ -11,7 +11,7 @@
 namespace moevit {
 
 // Soft-MoE logits with the paper's normalisation (appendix E): l2norm(x) · (scale · l2norm(φ)).
-//   tokens [G,S,D], phi [D, E·C], scale [] → [G,S,E·C] float32.
+//   tokens [G,S,D], phi [D, E·C], scale [] → [G,S,E·C] float32 (float64 for float64 tokens).
 at::Tensor soft_router_logits(const at::Tensor& tokens, const at::Tensor& phi,
                               const at::Tensor& scale);
 

@@ -29,6 +29,35 @@ TEST(SoftRouter, LogitsAreScaledCosineSimilarities) {
   EXPECT_TRUE(torch::allclose(logits, torch::tensor({1.2f, 1.6f}).reshape({1, 1, 2})));
 }
 
+TEST(SoftRouter, LogitsAndGradientsEqualNormalisingTheTokensFirst) {
+  // The router divides the product by |x| instead of dividing x; values and gradients must be
+  // those of l2norm(x) · (scale · l2norm(φ)), including a zero token (norm clamped).
+  torch::manual_seed(2);
+  const auto options = torch::dtype(torch::kDouble).requires_grad(true);
+  torch::Tensor tokens_data = torch::randn({2, 5, 6}, torch::kDouble) * 3;
+  tokens_data[1][2].zero_();
+  const torch::Tensor tokens = tokens_data.clone().set_requires_grad(true);
+  const torch::Tensor phi = torch::randn({6, 4}, options);
+  const torch::Tensor scale = torch::full({}, 1.7, options);
+  const torch::Tensor weights = torch::randn({2, 5, 4}, torch::kDouble);
+  const torch::Tensor logits = soft_router_logits(tokens, phi, scale);
+  const auto grads = torch::autograd::grad({(logits * weights).sum()}, {tokens, phi, scale});
+
+  const torch::Tensor tokens_ref = tokens_data.clone().set_requires_grad(true);
+  const torch::Tensor phi_ref = phi.detach().clone().set_requires_grad(true);
+  const torch::Tensor scale_ref = scale.detach().clone().set_requires_grad(true);
+  const torch::Tensor reference =
+      torch::matmul(tokens_ref / tokens_ref.norm(2, -1, true).clamp_min(1e-6),
+                    scale_ref * phi_ref / phi_ref.norm(2, 0, true).clamp_min(1e-6));
+  const auto grads_ref =
+      torch::autograd::grad({(reference * weights).sum()}, {tokens_ref, phi_ref, scale_ref});
+  EXPECT_EQ(logits.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::allclose(logits, reference, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::all(logits[1][2] == 0).item<bool>());
+  for (size_t i = 0; i < grads.size(); ++i)
+    EXPECT_TRUE(torch::allclose(grads[i], grads_ref[i], 1e-10, 1e-12)) << "gradient " << i;
+}
+
 TEST(SoftRouter, DispatchAndCombineFollowTheFormulaOnASmallInput) {
   // G = 1, S = 3 tokens, E = 2 experts, C = 1 slot each; identity experts.
   torch::manual_seed(1);
