@@ -4,13 +4,10 @@
 #include <torch/utils.h>
 
 #include <fstream>
-#include <limits>
 #include <sstream>
 #include <thread>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
+#include "moe/host_memory.h"
 
 namespace moevit {
 
@@ -24,19 +21,6 @@ std::string cpuinfo_field(const std::string& field) {
       return colon == std::string::npos ? "" : line.substr(colon + 2);
     }
   return "";
-}
-
-// A training step allocates and frees the same large activations every time. glibc hands freed
-// blocks back to the kernel (large ones are mmapped, the heap top is trimmed), so each step
-// would page-fault its memory in again: a 6272×768 fp32 add took 4.5 ms instead of 0.8 ms
-// (docs/performance.md). Blocks up to 32 MiB (glibc's largest mmap threshold) come from the
-// heap, and the heap is not trimmed below 2 GiB: a run holds on to its peak, as PyTorch's
-// caching allocators do on GPUs.
-void keep_freed_memory() {
-#if defined(__GLIBC__)
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-#endif
 }
 
 }  // namespace
@@ -54,7 +38,7 @@ std::string cpu_model_name() {
 }
 
 Runtime configure_runtime(const RunConfig& run, std::string* warning) {
-  keep_freed_memory();
+  keep_freed_host_memory();
   Runtime runtime;
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   runtime.threads = run.threads > 0 ? run.threads : cores;

@@ -16,11 +16,15 @@
 #include <thread>
 
 #include "moe/autocast.h"
+#include "moe/host_memory.h"
 
 namespace moevit {
 
+// LibTorch on every core, and the trainer's allocator policy (moe/host_memory.h): without it a
+// benchmark would time page faults the trainer never pays.
 inline void use_every_core() {
   static const bool once = [] {
+    keep_freed_host_memory();
     torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
     return true;
   }();

@@ -1,0 +1,12 @@
+// How LibTorch's CPU tensors get their memory from glibc, for the whole process (the trainer,
+// the benchmarks). A policy, not a model part: it lives beside the MoE because the experts'
+// weight gradients are the largest blocks a step allocates and frees.
+#pragma once
+
+namespace moevit {
+
+// Freed host memory stays in the process for the next step instead of going back to the
+// kernel. Call once at start-up; a no-op outside glibc.
+void keep_freed_host_memory();
+
+}  // namespace moevit

@@ -1,0 +1,33 @@
+#include "moe/host_memory.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstddef>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace moevit {
+namespace {
+
+TEST(HostMemory, AFreedLargeTensorStaysInTheProcess) {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+  keep_freed_host_memory();
+  constexpr size_t kBytes = size_t{96} << 20;  // past glibc's largest mmap threshold (32 MiB)
+  const size_t mapped_before = mallinfo2().hblkhd;
+  {
+    const torch::Tensor block = torch::ones({static_cast<int64_t>(kBytes)}, torch::kByte);
+    // From the heap, not a private mapping that free() would unmap.
+    EXPECT_LT(mallinfo2().hblkhd, mapped_before + kBytes);
+  }
+  // Freed, not trimmed: the next step of that size page-faults nothing.
+  EXPECT_GE(mallinfo2().fordblks, kBytes);
+#else
+  GTEST_SKIP() << "glibc 2.33 or later only (mallinfo2)";
+#endif
+}
+
+}  // namespace
+}  // namespace moevit
