@@ -7,13 +7,16 @@
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#if __GLIBC_PREREQ(2, 33)
+#define MOEVIT_HAS_MALLINFO2 1
+#endif
 #endif
 
 namespace moevit {
 namespace {
 
 TEST(HostMemory, AFreedLargeTensorStaysInTheProcess) {
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+#if defined(MOEVIT_HAS_MALLINFO2)
   keep_freed_host_memory();
   constexpr size_t kBytes = size_t{96} << 20;  // past glibc's largest mmap threshold (32 MiB)
   const size_t mapped_before = mallinfo2().hblkhd;
