@@ -68,11 +68,12 @@ int run_info(const CommandArgs& args) {
   std::printf("%s\n", config.source.c_str());
   std::printf(
       "  input      %lld x %lld x %lld, %s stem, patch %lld -> %lld tokens of width %lld (%s "
-      "pooling)\n",
+      "pooling, %s attention)\n",
       (long long)model_config.channels, (long long)model_config.image_size,
       (long long)model_config.image_size, to_string(model_config.stem).c_str(),
       (long long)model_config.patch_size, (long long)model_config.num_tokens(),
-      (long long)model_config.dim, to_string(model_config.pooling).c_str());
+      (long long)model_config.dim, to_string(model_config.pooling).c_str(),
+      to_string(model_config.attention).c_str());
   const int64_t tokens_per_group = model_config.moe.group_size * model_config.num_tokens();
   const std::vector<MoeLayer> moe_layers = model->moe_layers();
   const std::vector<int64_t> moe_ids = moe_block_ids(model_config);

@@ -193,6 +193,8 @@ std::vector<ConfigField> make_fields() {
   const ChoiceCodec<Pooling> pooling(
       {{"gap", Pooling::kGlobalAverage}, {"token", Pooling::kClassToken}});
   const ChoiceCodec<Stem> stem({{"patch", Stem::kPatch}, {"conv", Stem::kConv}});
+  const ChoiceCodec<AttentionKind> attention(
+      {{"standard", AttentionKind::kStandard}, {"lsa", AttentionKind::kLocalitySelf}});
   const ChoiceCodec<RouterKind> router({{"none", RouterKind::kDense},
                                         {"dense", RouterKind::kDense},
                                         {"topk", RouterKind::kTopK},
@@ -215,6 +217,7 @@ std::vector<ConfigField> make_fields() {
       field("model.num_classes", integer, model, &ModelConfig::num_classes),
       field("model.pooling", pooling, model, &ModelConfig::pooling),
       field("model.stem", stem, model, &ModelConfig::stem),
+      field("model.attention", attention, model, &ModelConfig::attention),
       field("model.dropout", number, model, &ModelConfig::dropout),
       field("model.drop_path", number, model, &ModelConfig::drop_path),
       field("moe.router", router, moe, &MoeOptions::router),

@@ -8,7 +8,8 @@ BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_r
     : drop_path_rate_(drop_path_rate) {
   const auto norm_options = torch::nn::LayerNormOptions({config.dim}).eps(1e-6);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
-  attention = register_module("attention", Attention(config.dim, config.heads, config.dropout));
+  attention = register_module(
+      "attention", Attention(config.dim, config.heads, config.dropout, config.attention));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
   if (use_moe)
     moe = register_module(

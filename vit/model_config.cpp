@@ -14,6 +14,10 @@ std::string to_string(Stem stem) {
   return stem == Stem::kConv ? "conv" : "patch";
 }
 
+std::string to_string(AttentionKind kind) {
+  return kind == AttentionKind::kLocalitySelf ? "lsa" : "standard";
+}
+
 void check_model_config(const ModelConfig& config) {
   require_option(config.patch_size >= 1, "model.patch_size", "an integer >= 1",
                  std::to_string(config.patch_size));
@@ -36,6 +40,10 @@ void check_model_config(const ModelConfig& config) {
                  std::to_string(config.mlp_dim));
   require_option(config.num_classes >= 1, "model.num_classes", "an integer >= 1",
                  std::to_string(config.num_classes));
+  // A token that may not attend to itself needs another one (else its softmax is over nothing).
+  require_option(config.attention == AttentionKind::kStandard || config.num_tokens() >= 2,
+                 "model.attention", "standard when the image is a single token",
+                 to_string(config.attention));
   require_option(config.dropout >= 0 && config.dropout < 1, "model.dropout", "a number in [0, 1)",
                  format_option_value(config.dropout));
   require_option(config.drop_path >= 0 && config.drop_path < 1, "model.drop_path",

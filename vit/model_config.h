@@ -17,6 +17,12 @@ std::string to_string(Pooling pooling);
 enum class Stem { kPatch, kConv };
 std::string to_string(Stem stem);
 
+// Self-attention's form (vit/attention.h): timm's, or Locality Self-Attention (Lee et al. 2021,
+// "Vision Transformer for Small-Size Datasets", §3.2): a learned temperature per head and no
+// attention of a token to itself.
+enum class AttentionKind { kStandard, kLocalitySelf };
+std::string to_string(AttentionKind kind);
+
 // Which transformer blocks get an MoE layer instead of the dense FFN (0-based block ids).
 // Exactly one rule is used: an explicit list if non-empty, else `last` if > 0, else `every`.
 struct MoePlacement {
@@ -39,6 +45,8 @@ struct ModelConfig {
   double dropout = 0.0;      // on attention output and FFN output
   double drop_path = 0.0;    // stochastic depth at the last block, rising from 0 (timm)
   MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
+  // standard or lsa; lsa needs at least 2 tokens
+  AttentionKind attention = AttentionKind::kStandard;
   MoePlacement placement;
 
   int64_t patches_per_side() const { return image_size / patch_size; }

@@ -47,7 +47,7 @@ std::string set_refusal(const Overrides& overrides) {
 // its default (warmup_steps and blocks are set instead; at most one of each may be).
 const char* kEveryKeyChanged = R"(
 model: {image_size: 32, patch_size: 8, channels: 3, dim: 96, depth: 4, heads: 4, mlp_dim: 200,
-        num_classes: 7, pooling: token, stem: conv, dropout: 0.1, drop_path: 0.2}
+        num_classes: 7, pooling: token, stem: conv, attention: lsa, dropout: 0.1, drop_path: 0.2}
 moe:
   router: priority
   num_experts: 4
@@ -128,6 +128,7 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   const Config config = parse_config(kEveryKeyChanged, "all.yaml", {});
   EXPECT_EQ(config.model.pooling, Pooling::kClassToken);
   EXPECT_EQ(config.model.stem, Stem::kConv);
+  EXPECT_EQ(config.model.attention, AttentionKind::kLocalitySelf);
   EXPECT_DOUBLE_EQ(config.model.dropout, 0.1);
   EXPECT_DOUBLE_EQ(config.model.drop_path, 0.2);
   EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
@@ -296,6 +297,8 @@ TEST(ConfigRefusal, BadEnumsListTheAllowedValues) {
   EXPECT_EQ(refusal("moe:\n  router: top2\n"),
             "test.yaml:2: moe.router: expected one of none|dense|topk|priority|soft, got top2");
   EXPECT_THAT(set_refusal({"model.pooling=cls"}), HasSubstr("expected one of gap|token, got cls"));
+  EXPECT_THAT(set_refusal({"model.attention=local"}),
+              HasSubstr("model.attention: expected one of standard|lsa, got local"));
   EXPECT_THAT(set_refusal({"moe.priority_at=never"}),
               HasSubstr("one of train|eval|both, got never"));
   EXPECT_THAT(set_refusal({"run.device=gpu"}),
@@ -343,6 +346,9 @@ TEST(ConfigRefusal, ModelAndMoeChecksArePrefixedWithTheSource) {
   EXPECT_THAT(set_refusal({"model.heads=5"}), HasSubstr("test.yaml: model.heads"));
   EXPECT_EQ(set_refusal({"model.stem=conv", "model.image_size=24", "model.patch_size=6"}),
             "test.yaml: model.patch_size: expected a power of two with model.stem: conv, got 6");
+  EXPECT_EQ(set_refusal({"model.attention=lsa", "model.image_size=4", "model.patch_size=4"}),
+            "test.yaml: model.attention: expected standard when the image is a single token, got "
+            "lsa");
 }
 
 TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {

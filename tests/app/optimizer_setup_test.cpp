@@ -19,14 +19,16 @@ ModelConfig small_model(RouterKind router, Pooling pooling) {
 }
 
 TEST(OptimizerSetup, NoDecayOnNormsBiasesEmbeddingsAndScale) {
-  VisionTransformer model(small_model(RouterKind::kSoft, Pooling::kClassToken));
+  ModelConfig config = small_model(RouterKind::kSoft, Pooling::kClassToken);
+  config.attention = AttentionKind::kLocalitySelf;
+  VisionTransformer model(config);
   std::set<std::string> exempt;
   for (const auto& item : model->named_parameters())
     if (exempt_from_weight_decay(item.key(), item.value())) exempt.insert(item.key());
   for (const char* name :
        {"position_embedding", "class_token", "blocks.1.moe.scale", "blocks.0.norm1.weight",
         "blocks.0.norm1.bias", "blocks.0.attention.qkv.bias", "blocks.1.moe.experts.fc1_bias",
-        "head.bias", "norm.weight"})
+        "head.bias", "norm.weight", "blocks.0.attention.scale"})
     EXPECT_TRUE(exempt.count(name)) << name;
   for (const char* name : {"blocks.0.attention.qkv.weight", "blocks.0.mlp.fc1.weight",
                            "blocks.1.moe.experts.fc1_weight", "blocks.1.moe.phi", "head.weight",

@@ -5,6 +5,7 @@
 
 #include "moe/routing_stats.h"
 #include "tests/support/tiny_model.h"
+#include "vit/attention.h"
 #include "vit/parameter_count.h"
 
 namespace moevit {
@@ -190,6 +191,62 @@ TEST(VisionTransformer, ConfigRefusalsNameTheKey) {
   config.placement.blocks = {4};
   EXPECT_EQ(message_of(config).rfind("moe.blocks:", 0), 0u);
   EXPECT_EQ(message_of(tiny_config(RouterKind::kSoft)), "");
+}
+
+TEST(Attention, SelfMaskedWeightsAreTheSoftmaxOverTheOtherTokens) {
+  torch::manual_seed(0);
+  const torch::Tensor query = torch::randn({2, 3, 5, 4}, torch::kDouble),
+                      key = torch::randn({2, 3, 5, 4}, torch::kDouble);
+  const torch::Tensor weights = attention_weights(query, key, /*mask_self=*/true);
+  const torch::Tensor plain = attention_weights(query, key, /*mask_self=*/false);
+  const torch::Tensor scores = torch::matmul(query, key.transpose(-2, -1));
+  for (int64_t i = 0; i < 5; ++i) {
+    EXPECT_TRUE((weights.select(-2, i).select(-1, i) == 0).all().item<bool>()) << i;
+    // Over j ≠ i: exp(s_ij) / Σ_{l≠i} exp(s_il), the plain softmax renormalised without i.
+    const torch::Tensor others = scores.select(-2, i).exp();
+    const torch::Tensor without_self =
+        others.sum(-1, /*keepdim=*/true) - others.select(-1, i).unsqueeze(-1);
+    for (int64_t j = 0; j < 5; ++j)
+      if (j != i)
+        EXPECT_TRUE(torch::allclose(weights.select(-2, i).select(-1, j),
+                                    others.select(-1, j) / without_self.squeeze(-1)))
+            << i << "," << j;
+  }
+  EXPECT_TRUE(torch::allclose(weights.sum(-1), torch::ones({2, 3, 5}, torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(plain, torch::softmax(scores, -1)));
+}
+
+TEST(Attention, LocalitySelfAttentionLearnsOneScalePerHead) {
+  Attention standard(16, 4);
+  EXPECT_FALSE(standard->named_parameters().contains("scale"));  // checkpoints stay as they were
+  Attention lsa(16, 4, 0.0, AttentionKind::kLocalitySelf);
+  ASSERT_TRUE(lsa->named_parameters().contains("scale"));
+  EXPECT_TRUE(torch::equal(lsa->scale, torch::full({4}, 0.5)));  // head_dim 4: 4^-1/2
+  const torch::Tensor tokens = torch::randn({2, 6, 16});
+  lsa->forward(tokens).square().sum().backward();
+  ASSERT_TRUE(lsa->scale.grad().defined());
+  EXPECT_GT(lsa->scale.grad().abs().min().item<float>(), 0.0f);
+  // Same weights, scale at its start: LSA differs from standard attention only by the mask.
+  torch::NoGradGuard no_grad;
+  for (const auto& item : standard->named_parameters())
+    item.value().copy_(lsa->named_parameters()[item.key()]);
+  EXPECT_FALSE(torch::allclose(lsa->forward(tokens), standard->forward(tokens), 1e-4, 1e-5));
+}
+
+TEST(VisionTransformer, LocalitySelfAttentionModelTrainsInEveryMode) {
+  for (RouterKind router :
+       {RouterKind::kDense, RouterKind::kTopK, RouterKind::kPriority, RouterKind::kSoft}) {
+    ModelConfig config = tiny_config(router);
+    config.attention = AttentionKind::kLocalitySelf;
+    VisionTransformer model(config);
+    const VitOutput out = model->forward(torch::randn({3, 1, 8, 8}));
+    EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
+    (out.logits.square().sum() + out.aux.total).backward();
+    const torch::Tensor scale_grad = model->named_parameters()["blocks.0.attention.scale"].grad();
+    ASSERT_TRUE(scale_grad.defined());
+    EXPECT_EQ(scale_grad.numel(), config.heads);
+    EXPECT_TRUE(torch::isfinite(scale_grad).all().item<bool>());
+  }
 }
 
 }  // namespace
