@@ -63,7 +63,7 @@ DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Te
   plan.slot_index = slot_index;
   plan.gate = gate;
 
-  const at::Tensor kept = slot_index < capacity;  // [G,S,K]
+  const at::Tensor kept = (slot_index >= 0).logical_and_(slot_index < capacity);  // [G,S,K]
   plan.combine_weight = combine_weight * kept.to(combine_weight.scalar_type());
 
   // Buffer row of every choice (-1 if dropped), and the token row of every buffer row.
@@ -80,7 +80,7 @@ DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Te
     int64_t* token_of_slot = plan.token_of_slot.data_ptr<int64_t>();
     for (int64_t choice = 0; choice < groups * tokens_per_group * choices; ++choice) {
       const int64_t token = choice / choices, group = token / tokens_per_group;
-      if (slot[choice] >= capacity) {
+      if (slot[choice] < 0 || slot[choice] >= capacity) {
         slot_of_choice[choice] = -1;
         continue;
       }

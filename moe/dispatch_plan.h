@@ -32,10 +32,13 @@ struct DispatchPlan {
   int64_t num_experts = 0;       // E
   int64_t capacity = 0;          // C: buffer rows per expert per group
 
-  // Token choice (top-k, priority). Overflow (token, choice) pairs have slot_index >= capacity
-  // and combine weight 0: they get no expert output and ride the residual.
+  // Token choice (top-k, priority, Expert Choice). Overflow (token, choice) pairs have
+  // slot_index >= capacity and combine weight 0: they get no expert output and ride the
+  // residual. A choice not taken has slot_index -1 and weight 0: top-p stopped before it, or,
+  // in an Expert Choice plan (K = E, one entry per expert in the token's gate order), that
+  // expert did not pick the token.
   at::Tensor expert_index;  // [G,S,K] int64, the expert of each choice (best first)
-  at::Tensor slot_index;    // [G,S,K] int64, row in that expert's group buffer
+  at::Tensor slot_index;    // [G,S,K] int64, row in that expert's group buffer, or -1
   at::Tensor gate;          // [G,S,K] float, router probability of each choice (dropped or not)
   // Token choice: [G,S,K] gate (renormalised if asked), 0 where dropped; carries the router's
   // gradient. Soft: [G,S,M] softmax over the slots of each token.
@@ -49,6 +52,11 @@ struct DispatchPlan {
   // Soft: [G,S,M] softmax over the tokens of each slot.
   at::Tensor dispatch_weight;
 
+  // Set by the MoE layer when its experts are cut at evaluation (eval capacity factor 0): no
+  // token reached an expert and the layer's routed output is zero. Token-choice plans then
+  // also have capacity 0; soft plans keep their weights, unused.
+  bool branch_cut = false;
+
   bool is_soft() const { return kind == Kind::kSoft; }
   bool is_packed() const { return !rows_per_expert.empty(); }
   int64_t experts_per_token() const { return is_soft() ? 0 : expert_index.size(2); }
@@ -56,7 +64,8 @@ struct DispatchPlan {
 
 // Builds a token-choice plan from the router's choices and their slots.
 //   expert_index, slot_index [G,S,K] int64; gate, combine_weight [G,S,K] float (combine weight
-//   not yet masked: it is zeroed here where slot_index >= capacity). kPacked needs CPU tensors.
+//   not yet masked: it is zeroed here where slot_index is -1 or >= capacity). capacity may be 0
+//   (every choice dropped). kPacked needs CPU tensors.
 DispatchPlan make_token_choice_plan(const at::Tensor& expert_index, const at::Tensor& slot_index,
                                     const at::Tensor& gate, const at::Tensor& combine_weight,
                                     int64_t num_experts, int64_t capacity,

@@ -10,18 +10,33 @@ at::Tensor router_logits_fp32(const at::Tensor& tokens, const at::Tensor& weight
   return at::matmul(tokens.to(at::kFloat), weight.to(at::kFloat));
 }
 
-Gates compute_gates(const at::Tensor& logits, double noise_std, bool training) {
+namespace {
+
+// Sigmoid scores → a distribution over the experts (each row sums to 1).
+at::Tensor normalised(const at::Tensor& scores) {
+  return scores / scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
+}
+
+}  // namespace
+
+Gates compute_gates(const at::Tensor& logits, double noise_std, bool training, GateFunction gate) {
   Gates gates;
   gates.clean_logits = logits.to(at::kFloat);
-  gates.clean_probs = at::softmax(gates.clean_logits, -1);
   const int64_t num_experts = logits.size(-1);
+  gates.noisy_logits = gates.clean_logits;
   if (training && noise_std > 0) {
     gates.noise_std = noise_std / static_cast<double>(num_experts);
     gates.noisy_logits = gates.clean_logits + at::randn_like(gates.clean_logits) * gates.noise_std;
-    gates.probs = at::softmax(gates.noisy_logits, -1);
+  }
+  const bool noisy = gates.noise_std > 0;
+  if (gate == GateFunction::kSigmoid) {
+    gates.scores = at::sigmoid(gates.noisy_logits);
+    gates.probs = normalised(gates.scores);
+    gates.clean_probs = noisy ? normalised(at::sigmoid(gates.clean_logits)) : gates.probs;
   } else {
-    gates.noisy_logits = gates.clean_logits;
-    gates.probs = gates.clean_probs;
+    gates.scores = at::softmax(gates.noisy_logits, -1);
+    gates.probs = gates.scores;
+    gates.clean_probs = noisy ? at::softmax(gates.clean_logits, -1) : gates.probs;
   }
   return gates;
 }

@@ -13,7 +13,24 @@ enum class RouterKind {
   kTopK,      // token choice, slots claimed in token order
   kPriority,  // token choice, slots claimed by descending top-1 gate (V-MoE BPR)
   kSoft,      // Soft-MoE: every slot is a convex mix of all tokens; nothing drops
+  // Expert Choice (Zhou et al. 2022, arXiv 2202.09368; vmoe NoisyTopItemsPerExpertRouter):
+  // every expert takes its C best tokens of a group; a token may get 0, 1 or several experts.
+  kExpertChoice,
 };
+
+// What turns router logits into the affinities that choose experts and weigh their outputs.
+//   kSoftmax: softmax over the experts (V-MoE, Switch).
+//   kSigmoid: an independent sigmoid per expert (DeepSeek-V3, arXiv 2412.19437 §2.1.2): the
+//             affinity does not shrink as 1/E, so the combine weights keep their size with E.
+enum class GateFunction { kSoftmax, kSigmoid };
+
+// How token-choice loads are balanced.
+//   kLoss: the auxiliary losses below (V-MoE, Switch).
+//   kBias: DeepSeek-V3's auxiliary-loss-free balancing (arXiv 2412.19437 §2.1.2, eq. 16): a
+//          per-expert bias b, added to the affinities only to choose experts, moved after each
+//          optimizer step by rate · sign(mean load − load of the expert). The loss weights then
+//          default to 0; a weight set explicitly still applies.
+enum class BalanceMethod { kLoss, kBias };
 
 // When priority routing (BPR) is applied, for RouterKind::kPriority. vmoe trains without it
 // and switches it on at inference to cut capacity.
@@ -28,6 +45,8 @@ enum class BalanceScope { kMicro, kGlobal };
 std::string to_string(RouterKind kind);
 std::string to_string(PriorityAt when);
 std::string to_string(BalanceScope scope);
+std::string to_string(GateFunction gate);
+std::string to_string(BalanceMethod method);
 
 // Auxiliary loss weights; V-MoE paper defaults for importance and load.
 struct AuxLossWeights {
@@ -58,7 +77,24 @@ struct MoeOptions {
   int64_t group_size = 1;        // images per routing group
   int64_t slots_per_expert = 0;  // soft: S slots per expert; 0 = round(tokens / E), at least 1
   AuxLossWeights loss_weights;
-  BalanceScope balance_scope = BalanceScope::kMicro;  // global needs loss_weights.switch > 0
+  // global needs loss_weights.switch > 0 or balance: bias
+  BalanceScope balance_scope = BalanceScope::kMicro;
+  GateFunction gate = GateFunction::kSoftmax;
+  BalanceMethod balance = BalanceMethod::kLoss;
+  double bias_rate = 1e-3;  // γ of the bias update (DeepSeek-V3 uses 0.001)
+  // Always-on experts added to every token with weight 1 beside the routed ones (DeepSeekMoE,
+  // arXiv 2401.06066 §3.2), each of width shared_expert_mlp_dim (0 = the routed experts' width).
+  int64_t shared_experts = 0;
+  int64_t shared_expert_mlp_dim = 0;
+  // Top-p token choice (Huang et al. 2024, arXiv 2403.07652): a token takes experts in gate
+  // order until their gates sum to at least top_p (at least 1, at most k). 0 = off (always k).
+  double top_p = 0;
+
+  bool is_token_choice() const {
+    return router == RouterKind::kTopK || router == RouterKind::kPriority;
+  }
+  // Routers whose plans come from per-token or per-expert gates (not soft's slots).
+  bool has_gates() const { return is_token_choice() || router == RouterKind::kExpertChoice; }
 };
 
 // Throws std::invalid_argument naming the field ("moe.k: expected 1 <= k <= ..., got 9").

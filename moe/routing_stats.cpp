@@ -16,20 +16,30 @@ RoutingStats routing_stats(const DispatchPlan& plan) {
                             .sum(1)
                             .cpu();
     stats.expert_requested = stats.expert_load;
+    stats.routed_tokens = plan.num_groups * plan.tokens_per_group;
+    stats.reached_tokens = plan.branch_cut ? 0 : stats.routed_tokens;
     return stats;
   }
   const at::Tensor experts = plan.expert_index.reshape(-1).cpu();
-  const at::Tensor kept = (plan.slot_index < plan.capacity).cpu();
+  const at::Tensor slots = plan.slot_index.cpu();
+  const at::Tensor chosen = slots >= 0;                               // [G,S,K]
+  const at::Tensor kept = chosen.logical_and(slots < plan.capacity);  // [G,S,K]
   stats.expert_requested = at::zeros({plan.num_experts}, count_options)
-                               .index_add_(0, experts, at::ones({experts.numel()}, count_options));
+                               .index_add_(0, experts, chosen.reshape(-1).to(at::kDouble));
   stats.expert_load = at::zeros({plan.num_experts}, count_options)
                           .index_add_(0, experts, kept.reshape(-1).to(at::kDouble));
-  stats.assignments = experts.numel();
+  stats.assignments = chosen.sum().item<int64_t>();
   stats.dropped = stats.assignments - kept.sum().item<int64_t>();
   stats.dropped_fraction =
       stats.assignments ? static_cast<double>(stats.dropped) / stats.assignments : 0.0;
   stats.tokens = plan.num_groups * plan.tokens_per_group;
-  stats.tokens_unprocessed = (~kept.any(2)).sum().item<int64_t>();
+  const at::Tensor experts_of_token = kept.sum(2).reshape(-1);  // [G·S]
+  stats.tokens_by_expert_count[0] = experts_of_token.eq(0).sum().item<int64_t>();
+  stats.tokens_by_expert_count[1] = experts_of_token.eq(1).sum().item<int64_t>();
+  stats.tokens_by_expert_count[2] = experts_of_token.ge(2).sum().item<int64_t>();
+  stats.tokens_unprocessed = stats.tokens_by_expert_count[0];
+  stats.routed_tokens = stats.tokens;
+  stats.reached_tokens = stats.tokens - stats.tokens_unprocessed;
   stats.top_gate_sum = plan.gate.detach().select(2, 0).to(at::kDouble).sum().item<double>();
   stats.combine_weight_sum = plan.combine_weight.detach().to(at::kDouble).sum().item<double>();
   return stats;
@@ -42,6 +52,14 @@ at::Tensor RoutingStats::load_share() const {
 
 double RoutingStats::tokens_unprocessed_fraction() const {
   return tokens ? static_cast<double>(tokens_unprocessed) / tokens : 0.0;
+}
+
+double RoutingStats::mean_experts_per_token() const {
+  return tokens ? static_cast<double>(assignments - dropped) / tokens : 0.0;
+}
+
+double RoutingStats::reached_fraction() const {
+  return routed_tokens ? static_cast<double>(reached_tokens) / routed_tokens : 0.0;
 }
 
 double RoutingStats::mean_top_gate() const {
@@ -78,7 +96,9 @@ bool RoutingStats::concentrated() const {
 }
 
 bool RoutingStats::contributes_little() const {
-  if (tokens == 0 || assignments == 0) return false;
+  // A layer whose experts were cut on purpose (eval capacity factor 0) is not warned about.
+  const bool experts_cut = routed_tokens > 0 && reached_tokens == 0;
+  if (tokens == 0 || assignments == 0 || experts_cut) return false;
   const double experts_per_token = static_cast<double>(assignments) / tokens;
   const double num_experts = static_cast<double>(expert_requested.numel());
   return mean_token_weight() < std::min(0.5, 2 * experts_per_token / num_experts);
@@ -98,6 +118,10 @@ RoutingStats& RoutingStats::operator+=(const RoutingStats& other) {
   dropped_fraction = assignments ? static_cast<double>(dropped) / assignments : 0.0;
   tokens += other.tokens;
   tokens_unprocessed += other.tokens_unprocessed;
+  for (int count = 0; count < 3; ++count)
+    tokens_by_expert_count[count] += other.tokens_by_expert_count[count];
+  routed_tokens += other.routed_tokens;
+  reached_tokens += other.reached_tokens;
   top_gate_sum += other.top_gate_sum;
   combine_weight_sum += other.combine_weight_sum;
   return *this;

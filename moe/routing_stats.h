@@ -13,13 +13,25 @@ struct RoutingStats {
   // [E] float64: token choice — (token, choice) assignments each expert processed (kept);
   // soft — the dispatch mass each expert received (Σ over its slots of Σ over tokens = C·G).
   at::Tensor expert_load;
-  at::Tensor expert_requested;     // [E] float64: assignments asked for, kept or not (soft: load)
-  int64_t assignments = 0;         // token choice: G·S·K; soft: 0
+  at::Tensor expert_requested;  // [E] float64: assignments asked for, kept or not (soft: load)
+  // Token choice: the choices taken, G·S·K unless top-p stopped early; Expert Choice: the
+  // (token, expert) picks, E·C per group; soft: 0.
+  int64_t assignments = 0;
   int64_t dropped = 0;             // assignments beyond capacity
   double dropped_fraction = 0;     // dropped / assignments
-  int64_t tokens = 0;              // token choice: G·S
+  int64_t tokens = 0;              // token choice and Expert Choice: G·S; soft: 0
   int64_t tokens_unprocessed = 0;  // tokens none of whose choices was kept
   double tokens_unprocessed_fraction() const;
+  // Token choice and Expert Choice: tokens by how many experts processed them: 0, 1, 2 or more.
+  int64_t tokens_by_expert_count[3] = {0, 0, 0};
+  // Mean number of experts that processed a token: its active expert compute (k for plain
+  // top-k without drops; less with top-p or drops; capacity · E / S for Expert Choice).
+  double mean_experts_per_token() const;
+  // Every kind: tokens routed (G·S) and those that reached at least one expert (soft: all of
+  // them unless the experts are cut). Their ratio is what eval --sweep plots.
+  int64_t routed_tokens = 0;
+  int64_t reached_tokens = 0;
+  double reached_fraction() const;
   // Token choice: Σ over tokens of the top-1 gate (the router's confidence; 1/E when its
   // softmax is flat), and Σ over tokens and kept choices of the combine weight (how strongly
   // the experts' outputs enter the residual, moe.gate_scale included; 0 for dropped choices). Soft:

@@ -12,11 +12,13 @@ namespace {
 // (assign_slots_by_tensor_ops: gather, one-hot, cumsum, gather, scatter), each a dispatch of
 // its own.
 at::Tensor assign_slots_cpu(const at::Tensor& expert_index, int64_t num_experts,
-                            const at::Tensor& priority_order) {
+                            const at::Tensor& priority_order, const at::Tensor& chosen) {
   const int64_t groups = expert_index.size(0), tokens = expert_index.size(1),
                 choices = expert_index.size(2);
   const at::Tensor experts = expert_index.contiguous();
   const at::Tensor order = priority_order.defined() ? priority_order.contiguous() : at::Tensor();
+  const at::Tensor taken = chosen.defined() ? chosen.to(at::kBool).contiguous() : at::Tensor();
+  const bool* is_taken = taken.defined() ? taken.data_ptr<bool>() : nullptr;
   at::Tensor slot = at::empty_like(experts);
   const int64_t* expert = experts.data_ptr<int64_t>();
   const int64_t* rank_to_token = order.defined() ? order.data_ptr<int64_t>() : nullptr;
@@ -29,10 +31,15 @@ at::Tensor assign_slots_cpu(const at::Tensor& expert_index, int64_t num_experts,
       for (int64_t rank = 0; rank < tokens; ++rank) {
         const int64_t token = rank_to_token ? rank_to_token[base + rank] : rank;
         const int64_t at = (base + token) * choices + choice;
-        const int64_t chosen = expert[at];
-        TORCH_CHECK(chosen >= 0 && chosen < num_experts, "assign_slots: expert index ", chosen,
-                    " outside [0, ", num_experts, ")");
-        slot_out[at] = claimed[chosen]++;
+        if (is_taken && !is_taken[at]) {
+          slot_out[at] = -1;
+          continue;
+        }
+        const int64_t claimed_expert = expert[at];
+        TORCH_CHECK(claimed_expert >= 0 && claimed_expert < num_experts,
+                    "assign_slots: expert index ", claimed_expert, " outside [0, ", num_experts,
+                    ")");
+        slot_out[at] = claimed[claimed_expert]++;
       }
   }
   return slot;
@@ -41,13 +48,22 @@ at::Tensor assign_slots_cpu(const at::Tensor& expert_index, int64_t num_experts,
 }  // namespace
 
 at::Tensor assign_slots(const at::Tensor& expert_index, int64_t num_experts,
-                        const at::Tensor& priority_order) {
-  if (expert_index.is_cpu()) return assign_slots_cpu(expert_index, num_experts, priority_order);
-  return assign_slots_by_tensor_ops(expert_index, num_experts, priority_order);
+                        const at::Tensor& priority_order, const at::Tensor& chosen) {
+  if (expert_index.is_cpu())
+    return assign_slots_cpu(expert_index, num_experts, priority_order, chosen);
+  return assign_slots_by_tensor_ops(expert_index, num_experts, priority_order, chosen);
 }
 
 at::Tensor assign_slots_by_tensor_ops(const at::Tensor& expert_index, int64_t num_experts,
-                                      const at::Tensor& priority_order) {
+                                      const at::Tensor& priority_order, const at::Tensor& chosen) {
+  if (chosen.defined()) {
+    // A choice not taken claims a slot of a phantom expert E, then gets slot -1.
+    const at::Tensor taken = chosen.to(at::kBool);
+    const at::Tensor claims =
+        at::where(taken, expert_index, at::full({}, num_experts, expert_index.options()));
+    const at::Tensor slot = assign_slots_by_tensor_ops(claims, num_experts + 1, priority_order);
+    return at::where(taken, slot, at::full({}, -1, slot.options()));
+  }
   const int64_t groups = expert_index.size(0), tokens = expert_index.size(1),
                 choices = expert_index.size(2);
   const bool prioritised = priority_order.defined();

@@ -28,24 +28,44 @@ torch::Tensor add_residual(const torch::Tensor& residual, const torch::Tensor& b
   return residual + branch.to(residual.scalar_type());
 }
 
+// Σ over tokens of sqrt(mean over channels of x²); x [B,N,D].
+double sum_of_token_rms(const torch::Tensor& values) {
+  return values.detach().to(torch::kDouble).pow(2).mean(-1).sqrt().sum().item<double>();
+}
+
+BranchSize measure(const torch::Tensor& residual, const torch::Tensor& branch) {
+  return {sum_of_token_rms(branch), sum_of_token_rms(residual),
+          residual.numel() / residual.size(-1)};
+}
+
 }  // namespace
 
-BlockOutput BlockImpl::forward(const torch::Tensor& tokens) {
+BranchSize& BranchSize::operator+=(const BranchSize& other) {
+  branch_rms_sum += other.branch_rms_sum;
+  residual_rms_sum += other.residual_rms_sum;
+  tokens += other.tokens;
+  return *this;
+}
+
+BlockOutput BlockImpl::forward(const torch::Tensor& tokens, bool measure_branch) {
   BlockOutput output;
   const auto dropped = [&](const torch::Tensor& branch) {
     return drop_path(branch, drop_path_rate_, is_training());
   };
   const torch::Tensor attended =
       add_residual(tokens, dropped(attention->forward(norm1->forward(tokens))));
-  if (!has_moe()) {
-    output.tokens = add_residual(attended, dropped(mlp->forward(norm2->forward(attended))));
-    return output;
+  torch::Tensor branch;
+  if (has_moe()) {
+    // The MoE layer still routes (and its aux losses count) for a dropped sample: as in timm,
+    // only the branch's contribution to the residual is dropped.
+    MoeLayerOutput moe_output = moe->forward(norm2->forward(attended));
+    branch = moe_output.output;
+    output.routing = std::move(moe_output.routing);
+  } else {
+    branch = mlp->forward(norm2->forward(attended));
   }
-  // The MoE layer still routes (and its aux losses count) for a dropped sample: as in timm, only
-  // the branch's contribution to the residual is dropped.
-  MoeLayerOutput moe_output = moe->forward(norm2->forward(attended));
-  output.tokens = add_residual(attended, dropped(moe_output.output));
-  output.routing = std::move(moe_output.routing);
+  if (measure_branch) output.ffn_size = measure(attended, branch);
+  output.tokens = add_residual(attended, dropped(branch));
   return output;
 }
 

@@ -1,5 +1,6 @@
 #include "vit/parameter_count.h"
 
+#include "moe/capacity.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -12,11 +13,18 @@ ParameterCount count_parameters(const VisionTransformerImpl& model) {
     const int64_t per_expert = layer->experts->parameters_per_expert();
     const MoeOptions& options = layer->options();
     count.expert += per_expert * options.num_experts;
-    const double experts_per_token =
-        options.router == RouterKind::kSoft
-            ? static_cast<double>(options.num_experts * layer->slots_per_expert()) /
-                  model.config().num_tokens()
-            : static_cast<double>(options.experts_per_token);
+    // Shared experts see every token: they count in total and in active, not in "expert".
+    double experts_per_token = static_cast<double>(options.experts_per_token);
+    if (options.router == RouterKind::kSoft)
+      experts_per_token = static_cast<double>(options.num_experts * layer->slots_per_expert()) /
+                          model.config().num_tokens();
+    if (options.router == RouterKind::kExpertChoice) {  // E·C picks over S tokens per group
+      const int64_t group_tokens = options.group_size * model.config().num_tokens();
+      const int64_t capacity =
+          compute_capacity(group_tokens, /*experts_per_token=*/1, options.capacity_factor,
+                           options.num_experts, options.capacity_multiple);
+      experts_per_token = static_cast<double>(options.num_experts * capacity) / group_tokens;
+    }
     active_expert += experts_per_token * per_expert;
   }
   count.active_per_token = static_cast<double>(count.total - count.expert) + active_expert;

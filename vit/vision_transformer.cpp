@@ -29,8 +29,8 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config, WeightIn
   if (init == WeightInit::kForTraining) init_vit_weights(*this);
 }
 
-VitFeatures VisionTransformerImpl::forward_features(const torch::Tensor& images,
-                                                    bool keep_routing) {
+VitFeatures VisionTransformerImpl::forward_features(const torch::Tensor& images, bool keep_routing,
+                                                    bool measure_branches) {
   torch::Tensor tokens = patch_embed->forward(images);  // [B, patches, D]
   if (class_token.defined())
     tokens = torch::cat(
@@ -39,8 +39,9 @@ VitFeatures VisionTransformerImpl::forward_features(const torch::Tensor& images,
   VitFeatures features;
   features.aux = AuxLosses::zeros(tokens.options());
   for (size_t id = 0; id < block_list_.size(); ++id) {
-    BlockOutput block_output = block_list_[id]->forward(tokens);
+    BlockOutput block_output = block_list_[id]->forward(tokens, measure_branches);
     tokens = block_output.tokens;
+    if (block_output.ffn_size) features.ffn_sizes.push_back(*block_output.ffn_size);
     if (!block_output.routing) continue;
     features.aux += block_output.routing->aux;
     if (keep_routing)
@@ -57,9 +58,11 @@ torch::Tensor VisionTransformerImpl::forward_head(const torch::Tensor& tokens) {
   return head->forward(pooled);
 }
 
-VitOutput VisionTransformerImpl::forward(const torch::Tensor& images, bool keep_routing) {
-  VitFeatures features = forward_features(images, keep_routing);
-  return {forward_head(features.tokens), features.aux, std::move(features.routing)};
+VitOutput VisionTransformerImpl::forward(const torch::Tensor& images, bool keep_routing,
+                                         bool measure_branches) {
+  VitFeatures features = forward_features(images, keep_routing, measure_branches);
+  return {forward_head(features.tokens), features.aux, std::move(features.routing),
+          std::move(features.ffn_sizes)};
 }
 
 std::vector<MoeLayer> VisionTransformerImpl::moe_layers() const {

@@ -27,12 +27,14 @@ struct VitFeatures {
   torch::Tensor tokens;  // [B,N,D] after the final norm (N includes the class token if any)
   AuxLosses aux;         // summed over MoE layers (zeros for a dense model)
   std::vector<LayerRouting> routing;  // one per MoE layer, only when asked for
+  std::vector<BranchSize> ffn_sizes;  // one per block (dense or MoE), with measure_branches
 };
 
 struct VitOutput {
   torch::Tensor logits;               // [B, classes]
   AuxLosses aux;                      // summed over MoE layers; add aux.total to the task loss
   std::vector<LayerRouting> routing;  // one per MoE layer when keep_routing, else empty
+  std::vector<BranchSize> ffn_sizes;  // one per block with measure_branches, else empty
 };
 
 // What the constructor leaves in the weights. kForTraining: the training init of vit/init.h.
@@ -47,9 +49,12 @@ class VisionTransformerImpl : public torch::nn::Module {
                                  WeightInit init = WeightInit::kForTraining);
 
   // images [B,C,H,W] → logits. keep_routing keeps every MoE layer's plan (heatmaps, stats);
-  // without it the plans are released as soon as each layer has run.
-  VitOutput forward(const torch::Tensor& images, bool keep_routing = false);
-  VitFeatures forward_features(const torch::Tensor& images, bool keep_routing = false);
+  // without it the plans are released as soon as each layer has run. measure_branches also
+  // measures every block's FFN branch against the residual stream (evaluation's report).
+  VitOutput forward(const torch::Tensor& images, bool keep_routing = false,
+                    bool measure_branches = false);
+  VitFeatures forward_features(const torch::Tensor& images, bool keep_routing = false,
+                               bool measure_branches = false);
   torch::Tensor forward_head(const torch::Tensor& tokens);  // [B,N,D] → [B, classes]
 
   const ModelConfig& config() const { return config_; }

@@ -107,5 +107,46 @@ TEST(DispatchPlan, RefusesMismatchedShapes) {
   EXPECT_THROW(dispatch(plan, torch::ones({1, 5, 3})), c10::Error);
 }
 
+TEST(DispatchPlan, ChoicesNotTakenAreNeitherDispatchedNorCombined) {
+  // S = 3, K = 2, E = 2, C = 2; slot -1 = not taken (top-p, or an expert that did not pick the
+  // token). Token 0 takes expert 0 only, token 1 both, token 2 expert 1 only.
+  const torch::Tensor expert = torch::tensor({0, 1, 1, 0, 1, 0}, torch::kLong).reshape({1, 3, 2});
+  const torch::Tensor slot = torch::tensor({0, -1, 0, 1, 1, -1}, torch::kLong).reshape({1, 3, 2});
+  const torch::Tensor gate = torch::full({1, 3, 2}, 0.5f);
+  const torch::Tensor tokens = torch::arange(1, 4, torch::kFloat).reshape({1, 3, 1});
+  for (const RowLayout layout : {RowLayout::kPadded, RowLayout::kPacked}) {
+    const DispatchPlan plan = make_token_choice_plan(expert, slot, gate, gate, 2, 2, layout);
+    EXPECT_TRUE(torch::equal(plan.combine_weight,
+                             torch::tensor({.5f, 0.f, .5f, .5f, .5f, 0.f}).reshape({1, 3, 2})));
+    EXPECT_TRUE(
+        torch::equal(plan.slot_of_choice.lt(0),
+                     torch::tensor({false, true, false, false, false, true}).reshape({3, 2})));
+    // Expert 0: tokens 0, 1; expert 1: tokens 1, 2 (every row filled, so both layouts agree).
+    const torch::Tensor buffers = dispatch(plan, tokens);
+    EXPECT_TRUE(torch::equal(buffers.reshape(-1), torch::tensor({1.f, 2.f, 2.f, 3.f})));
+    EXPECT_TRUE(torch::allclose(combine(plan, buffers * 10),
+                                torch::tensor({5.f, 20.f, 15.f}).reshape({1, 3, 1})));
+  }
+}
+
+TEST(DispatchPlan, CapacityZeroDispatchesNothingAndCombinesToZero) {
+  const torch::Tensor expert = torch::tensor({0, 1, 1, 0}, torch::kLong).reshape({2, 2, 1});
+  const torch::Tensor slot = torch::zeros({2, 2, 1}, torch::kLong);
+  const torch::Tensor gate = torch::full({2, 2, 1}, 0.5f);
+  const torch::Tensor tokens = torch::randn({2, 2, 3});
+  Experts experts(2, 3, 4);
+  for (const RowLayout layout : {RowLayout::kPadded, RowLayout::kPacked}) {
+    const DispatchPlan plan =
+        make_token_choice_plan(expert, slot, gate, gate, /*experts=*/2, /*capacity=*/0, layout);
+    EXPECT_EQ(plan.combine_weight.abs().sum().item<float>(), 0.0f);
+    EXPECT_TRUE(torch::equal(plan.slot_of_choice, torch::full({4, 1}, -1, torch::kLong)));
+    EXPECT_EQ(plan.token_of_slot.numel(), 0);
+    const torch::Tensor buffers = dispatch(plan, tokens);
+    EXPECT_EQ(buffers.numel(), 0);
+    const torch::Tensor output = combine(plan, experts->forward(buffers, plan.rows_per_expert));
+    EXPECT_TRUE(torch::equal(output, torch::zeros({2, 2, 3})));
+  }
+}
+
 }  // namespace
 }  // namespace moevit

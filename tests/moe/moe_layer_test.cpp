@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "moe/autocast.h"
+#include "moe/bias_balance.h"
 #include "moe/dispatch_plan.h"
 #include "moe/routing_stats.h"
 #include "vit/mlp.h"
@@ -271,6 +276,273 @@ TEST(MoeLayer, GlobalBalanceScopeNeedsTheSwitchLoss) {
 
 TEST(MoeLayer, RefusesDenseRouter) {
   EXPECT_THROW(MoeLayer(options_for(RouterKind::kDense, 4), 4, 8, 4), std::invalid_argument);
+}
+
+// The MLP of all shared experts, by hand, applied to every token: x [B,N,D].
+torch::Tensor shared_mlp_by_hand(const MoeLayerImpl& layer, const torch::Tensor& x) {
+  return expert_by_hand(*layer.shared_experts, 0, x.reshape({-1, x.size(-1)})).reshape(x.sizes());
+}
+
+const std::vector<RouterKind> kRoutedKinds = {RouterKind::kTopK, RouterKind::kPriority,
+                                              RouterKind::kExpertChoice, RouterKind::kSoft};
+
+TEST(MoeLayer, CutExpertsGiveZeroOutputAndReachNoToken) {
+  for (const RouterKind router : kRoutedKinds) {
+    torch::manual_seed(7);
+    MoeLayer layer(options_for(router, 4, router == RouterKind::kTopK ? 2 : 1), 8, 16, 6);
+    const torch::Tensor x = torch::randn({2, 6, 8});
+    layer->eval();
+    EXPECT_FALSE(layer->experts_cut());
+    layer->set_eval_capacity_factor(0);
+    EXPECT_TRUE(layer->experts_cut()) << to_string(router);
+    const MoeLayerOutput out = layer->forward(x);
+    EXPECT_TRUE(torch::equal(out.output, torch::zeros_like(x))) << to_string(router);
+    EXPECT_TRUE(out.routing.plan.branch_cut) << to_string(router);
+    const RoutingStats stats = routing_stats(out.routing.plan);
+    EXPECT_EQ(stats.routed_tokens, 12) << to_string(router);
+    EXPECT_EQ(stats.reached_tokens, 0) << to_string(router);
+    EXPECT_DOUBLE_EQ(stats.reached_fraction(), 0.0) << to_string(router);
+    if (router != RouterKind::kSoft) {
+      EXPECT_EQ(out.routing.plan.capacity, 0) << to_string(router);
+      EXPECT_EQ(layer->capacity(6), 0) << to_string(router);
+    }
+    // Training never cuts: the factor is the evaluation one.
+    layer->train();
+    EXPECT_FALSE(layer->experts_cut());
+    EXPECT_FALSE(layer->forward(x).routing.plan.branch_cut);
+    EXPECT_GT(routing_stats(layer->forward(x).routing.plan).reached_fraction(), 0.0);
+  }
+}
+
+TEST(MoeLayer, EvalCapacityFactorRefusesNegatives) {
+  MoeLayer layer(options_for(RouterKind::kTopK, 4), 8, 16, 6);
+  try {
+    layer->set_eval_capacity_factor(-1);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "moe.eval_capacity_factor: expected a number >= 0 (0 = experts cut), got -1");
+  }
+}
+
+TEST(MoeLayer, SharedExpertsAloneRemainWhenRoutedExpertsAreCut) {
+  for (const RouterKind router : kRoutedKinds) {
+    torch::manual_seed(8);
+    MoeOptions options = options_for(router, 4);
+    options.shared_experts = 2;  // width 0: 2 × the routed experts' 16
+    MoeLayer layer(options, 8, 16, 6);
+    EXPECT_EQ(layer->shared_experts->fc1_weight.sizes(), (torch::IntArrayRef{1, 8, 32}));
+    layer->eval();
+    layer->set_eval_capacity_factor(0);
+    const torch::Tensor x = torch::randn({2, 6, 8});
+    const MoeLayerOutput out = layer->forward(x);
+    EXPECT_TRUE(torch::allclose(out.output, shared_mlp_by_hand(*layer, x), 1e-5, 1e-6))
+        << to_string(router);
+    EXPECT_DOUBLE_EQ(routing_stats(out.routing.plan).reached_fraction(), 0.0);
+  }
+}
+
+TEST(MoeLayer, SharedExpertsSeeEveryTokenWithWeightOne) {
+  // Routed experts whose fc2 is zero add nothing: the output is the shared MLP of every token,
+  // dropped ones included (capacity factor 0.25 drops most).
+  for (const RouterKind router : {RouterKind::kTopK, RouterKind::kExpertChoice}) {
+    torch::manual_seed(9);
+    MoeOptions options = options_for(router, 4, router == RouterKind::kTopK ? 2 : 1);
+    options.shared_experts = 1;
+    options.shared_expert_mlp_dim = 5;
+    options.capacity_factor = 0.25;
+    MoeLayer layer(options, 8, 16, 6);
+    EXPECT_EQ(layer->shared_experts->fc1_weight.sizes(), (torch::IntArrayRef{1, 8, 5}));
+    {
+      torch::NoGradGuard no_grad;
+      layer->experts->fc2_weight.zero_();
+      layer->experts->fc2_bias.zero_();
+    }
+    layer->train();
+    const torch::Tensor x = torch::randn({2, 6, 8});
+    const MoeLayerOutput out = layer->forward(x);
+    EXPECT_GT(routing_stats(out.routing.plan).tokens_unprocessed, 0) << to_string(router);
+    EXPECT_TRUE(torch::allclose(out.output, shared_mlp_by_hand(*layer, x), 1e-5, 1e-6))
+        << to_string(router);
+    out.output.sum().backward();
+    EXPECT_GT(layer->shared_experts->fc1_weight.grad().abs().sum().item<float>(), 0.0f);
+  }
+}
+
+TEST(MoeLayer, SharedExpertWidthIsTheirCountTimesTheirWidth) {
+  MoeOptions options = options_for(RouterKind::kTopK, 4);
+  options.shared_experts = 3;
+  EXPECT_EQ(shared_experts_width(options, 16), 48);
+  options.shared_expert_mlp_dim = 5;
+  EXPECT_EQ(shared_experts_width(options, 16), 15);
+  EXPECT_TRUE(MoeLayer(options_for(RouterKind::kTopK, 4), 8, 16, 6)->shared_experts.is_empty());
+}
+
+TEST(MoeLayer, ExpertChoiceCapacityIgnoresK) {
+  MoeOptions options = options_for(RouterKind::kExpertChoice, 4, /*k=*/2);
+  options.capacity_factor = 1.0;
+  options.eval_capacity_factor = 2.0;
+  MoeLayer layer(options, 4, 8, 16);
+  layer->train();
+  EXPECT_EQ(layer->capacity(16), 4);  // ceil(16 · 1 / 4), not 8
+  layer->eval();
+  EXPECT_EQ(layer->capacity(16), 8);
+  layer->set_eval_capacity_factor(0.3);
+  EXPECT_EQ(layer->capacity(16), 2);  // ceil(16 · 0.3 / 4) = ceil(1.2)
+}
+
+TEST(MoeLayer, ExpertChoiceIsEachExpertsBestTokensWeightedByGate) {
+  torch::manual_seed(10);
+  MoeOptions options = options_for(RouterKind::kExpertChoice, 3);
+  options.eval_capacity_factor = 1.0;  // C = ceil(6 / 3) = 2 of 6 tokens per expert
+  MoeLayer layer(options, 8, 16, 6);
+  layer->eval();
+  {
+    torch::NoGradGuard no_grad;
+    layer->router_weight.normal_(0, 1);
+  }
+  const torch::Tensor x = torch::randn({2, 6, 8});
+  const MoeLayerOutput out = layer->forward(x);
+  const torch::Tensor scores = torch::softmax(x.matmul(layer->router_weight), -1);  // [2,6,3]
+  torch::Tensor expected = torch::zeros_like(x);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t e = 0; e < 3; ++e) {
+      const torch::Tensor best = std::get<1>(scores[b].select(1, e).topk(2));
+      for (int64_t pick = 0; pick < 2; ++pick) {
+        const int64_t n = best[pick].item<int64_t>();
+        expected[b][n] +=
+            scores[b][n][e] * expert_by_hand(*layer->experts, e, x[b][n].unsqueeze(0))[0];
+      }
+    }
+  EXPECT_TRUE(torch::allclose(out.output, expected, 1e-4, 1e-5));
+  EXPECT_EQ(routing_stats(out.routing.plan).assignments, 2 * 3 * 2);
+  // The router learns through the combine weights (there is no balance loss to teach it).
+  layer->train();
+  layer->forward(x).output.pow(2).sum().backward();
+  EXPECT_GT(layer->router_weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
+MoeOptions bias_options() {
+  MoeOptions options = options_for(RouterKind::kTopK, 4, 2);
+  options.gate = GateFunction::kSigmoid;
+  options.balance = BalanceMethod::kBias;
+  options.bias_rate = 0.01;
+  return options;
+}
+
+TEST(MoeLayer, ExpertBiasIsABufferWithoutGradient) {
+  MoeLayer layer(bias_options(), 8, 16, 6);
+  ASSERT_TRUE(layer->expert_bias.defined());
+  EXPECT_FALSE(layer->expert_bias.requires_grad());
+  EXPECT_TRUE(torch::equal(layer->expert_bias, torch::zeros({4})));
+  for (const auto& parameter : layer->named_parameters()) EXPECT_NE(parameter.key(), "expert_bias");
+  EXPECT_EQ(layer->named_parameters().size(), 5u);  // router + the experts' four tensors
+  const auto buffers = layer->named_buffers();
+  ASSERT_NE(buffers.find("expert_bias"), nullptr);
+  EXPECT_TRUE(buffers["expert_bias"].is_same(layer->expert_bias));
+  layer->forward(torch::randn({2, 6, 8})).output.pow(2).sum().backward();
+  EXPECT_FALSE(layer->expert_bias.grad().defined());
+  EXPECT_GT(layer->router_weight.grad().abs().sum().item<float>(), 0.0f);
+  // Without balance: bias there is no buffer.
+  MoeLayer plain(options_for(RouterKind::kTopK, 4, 2), 8, 16, 6);
+  EXPECT_FALSE(plain->expert_bias.defined());
+  EXPECT_EQ(plain->named_buffers().find("expert_bias"), nullptr);
+}
+
+TEST(MoeLayer, ExpertBiasChangesTheChosenExpertsNotTheirWeights) {
+  // Router = identity: the token's logits are its features 1, 2, -0.5, 0; sigmoids s = 0.73,
+  // 0.88, 0.38, 0.5. Unbiased the top two are experts 1 and 0; with bias 0, -1, 1, 0 they are
+  // 2 (s + b = 1.38) and 0 (0.73), listed best first by the unbiased score (0 before 2) and
+  // weighted s0 / (s0 + s2) and s2 / (s0 + s2) (sum ≠ 1 first).
+  MoeOptions options = bias_options();
+  options.eval_capacity_factor = 4;  // nothing drops
+  MoeLayer layer(options, 4, 8, 1);
+  {
+    torch::NoGradGuard no_grad;
+    layer->router_weight.copy_(torch::eye(4));
+  }
+  layer->eval();
+  const torch::Tensor x = torch::tensor({1.0f, 2.0f, -0.5f, 0.0f}).reshape({1, 1, 4});
+  const torch::Tensor s = torch::sigmoid(x.reshape(-1));
+  EXPECT_TRUE(torch::equal(layer->forward(x).routing.plan.expert_index,
+                           torch::tensor({1, 0}, torch::kLong).reshape({1, 1, 2})));
+  {
+    torch::NoGradGuard no_grad;
+    layer->expert_bias.copy_(torch::tensor({0.0f, -1.0f, 1.0f, 0.0f}));
+  }
+  const MoeLayerOutput out = layer->forward(x);
+  const DispatchPlan& plan = out.routing.plan;
+  EXPECT_TRUE(
+      torch::equal(plan.expert_index, torch::tensor({0, 2}, torch::kLong).reshape({1, 1, 2})));
+  const torch::Tensor s2 = s[2], s0 = s[0];
+  EXPECT_TRUE(torch::allclose(plan.gate, torch::stack({s0, s2}).reshape({1, 1, 2})));
+  const torch::Tensor weights = torch::stack({s0, s2}) / (s0 + s2);
+  EXPECT_TRUE(torch::allclose(plan.combine_weight, weights.reshape({1, 1, 2})));
+  const torch::Tensor token = x.reshape({1, 4});
+  const torch::Tensor expected = weights[0] * expert_by_hand(*layer->experts, 0, token) +
+                                 weights[1] * expert_by_hand(*layer->experts, 2, token);
+  EXPECT_TRUE(torch::allclose(out.output.reshape({1, 4}), expected, 1e-5, 1e-6));
+}
+
+TEST(MoeLayer, ChosenCountsAccumulateOverTrainingForwardsAndResetWhenTaken) {
+  torch::manual_seed(11);
+  MoeLayer layer(bias_options(), 8, 16, 6);
+  const torch::Tensor x = torch::randn({2, 6, 8});
+  layer->train();
+  const DispatchPlan first = layer->forward(x).routing.plan;
+  const DispatchPlan second = layer->forward(x).routing.plan;
+  layer->eval();
+  layer->forward(x);  // not counted
+  const torch::Tensor counts = layer->take_chosen_counts();
+  EXPECT_EQ(counts.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::equal(counts, chosen_expert_counts(first) + chosen_expert_counts(second)));
+  EXPECT_EQ(counts.sum().item<double>(), 2 * 12 * 2);  // two forwards of 12 tokens, k = 2
+  EXPECT_TRUE(torch::equal(layer->take_chosen_counts(), torch::zeros({4}, torch::kDouble)));
+}
+
+TEST(MoeLayer, UpdateExpertBiasStepsByTheRateTowardsTheMeanLoad) {
+  MoeLayer layer(bias_options(), 8, 16, 6);
+  layer->update_expert_bias(torch::tensor({4.0, 0.0, 2.0, 2.0}, torch::kDouble));
+  EXPECT_TRUE(torch::equal(layer->expert_bias, torch::tensor({-0.01f, 0.01f, 0.0f, 0.0f})));
+  // The module's buffer is the same tensor (what a checkpoint saves).
+  EXPECT_TRUE(torch::equal(layer->named_buffers()["expert_bias"], layer->expert_bias));
+  MoeLayer plain(options_for(RouterKind::kTopK, 4, 2), 8, 16, 6);
+  try {
+    plain->update_expert_bias(torch::ones({4}));
+    FAIL() << "expected an error";
+  } catch (const c10::Error& error) {
+    EXPECT_NE(std::string(error.what_without_backtrace())
+                  .find("update_expert_bias: the layer has no bias (moe.balance)"),
+              std::string::npos);
+  }
+}
+
+TEST(MoeLayer, ExpertBiasIsSavedAndRestoredExactly) {
+  torch::manual_seed(12);
+  MoeLayer layer(bias_options(), 8, 16, 6);
+  {
+    torch::NoGradGuard no_grad;
+    layer->expert_bias.copy_(torch::tensor({0.125f, -0.2f, 0.3f, -1e-3f}));
+  }
+  std::stringstream stream;
+  {
+    torch::serialize::OutputArchive archive;
+    layer->save(archive);
+    archive.save_to(stream);
+  }
+  torch::manual_seed(13);
+  MoeLayer restored(bias_options(), 8, 16, 6);
+  ASSERT_FALSE(torch::equal(restored->expert_bias, layer->expert_bias));
+  torch::serialize::InputArchive archive;
+  archive.load_from(stream);
+  restored->load(archive);
+  EXPECT_TRUE(torch::equal(restored->expert_bias, layer->expert_bias));
+  EXPECT_TRUE(torch::equal(restored->router_weight, layer->router_weight));
+  // And the restored bias routes: both layers give the same output.
+  layer->eval();
+  restored->eval();
+  const torch::Tensor x = torch::randn({2, 6, 8});
+  EXPECT_TRUE(torch::equal(restored->forward(x).output, layer->forward(x).output));
 }
 
 }  // namespace

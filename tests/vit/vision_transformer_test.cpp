@@ -162,6 +162,39 @@ TEST(VisionTransformer, ExpertWidthHalvedAtKTwoMatchesTheDenseActiveCompute) {
   EXPECT_EQ(moe_model->forward(images).logits.sizes(), (torch::IntArrayRef{2, 5}));
 }
 
+TEST(VisionTransformer, SharedExpertsCountAsActiveParameters) {
+  ModelConfig config = tiny_config(RouterKind::kTopK);  // 2 MoE blocks, D = 16, K = 2
+  VisionTransformer plain_model(config);
+  config.moe.shared_experts = 2;
+  config.moe.shared_expert_mlp_dim = 8;  // one MLP of width 2 · 8 per MoE layer
+  VisionTransformer shared_model(config);
+  const ParameterCount plain = count_parameters(*plain_model);
+  const ParameterCount shared = count_parameters(*shared_model);
+  const int64_t shared_mlp = 16 * 16 + 16 + 16 * 16 + 16;
+  EXPECT_EQ(shared.total, plain.total + 2 * shared_mlp);
+  EXPECT_EQ(shared.expert, plain.expert);  // not routed experts
+  EXPECT_DOUBLE_EQ(shared.active_per_token, plain.active_per_token + 2 * shared_mlp);
+}
+
+TEST(VisionTransformer, ExpertChoiceActiveExpertsPerTokenAreEcOverS) {
+  VisionTransformer dense_model(tiny_config(RouterKind::kDense));
+  ModelConfig config = tiny_config(RouterKind::kExpertChoice);  // k = 2 is ignored
+  VisionTransformer moe_model(config);
+  const ParameterCount dense = count_parameters(*dense_model);
+  const ParameterCount moe = count_parameters(*moe_model);
+  const int64_t per_expert = 16 * 32 + 32 + 32 * 16 + 16;
+  // S = 16 tokens, E = 4, C = ceil(16 · 1.05 / 4) = 5: 4 · 5 / 16 = 1.25 experts per token.
+  EXPECT_EQ(moe.expert, 2 * 4 * per_expert);
+  EXPECT_DOUBLE_EQ(
+      moe.active_per_token,
+      static_cast<double>(dense.total - 2 * per_expert + 2 * 16 * 4) + 2 * 1.25 * per_expert);
+  // The model routes with it: K = E entries per token in the kept plans.
+  const VitOutput out = moe_model->forward(torch::randn({2, 1, 8, 8}), /*keep_routing=*/true);
+  ASSERT_EQ(out.routing.size(), 2u);
+  EXPECT_EQ(out.routing[0].routing.plan.expert_index.sizes(), (std::vector<int64_t>{2, 16, 4}));
+  EXPECT_EQ(routing_stats(out.routing[0].routing.plan).assignments, 2 * 4 * 5);
+}
+
 TEST(VisionTransformer, ConfigRefusalsNameTheKey) {
   const auto message_of = [](const ModelConfig& config) -> std::string {
     try {
