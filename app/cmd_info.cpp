@@ -24,7 +24,7 @@ std::string with_thousands(double value) {
 std::string describe_moe(const MoeLayerImpl& layer, int64_t tokens_per_group,
                          int64_t expert_hidden) {
   const MoeOptions& options = layer.options();
-  char line[256];
+  char line[512];
   if (options.router == RouterKind::kSoft) {
     std::snprintf(line, sizeof line,
                   "soft MoE: %lld experts (hidden %lld) x %lld slots (%lld slots for %lld tokens)",
@@ -34,21 +34,32 @@ std::string describe_moe(const MoeLayerImpl& layer, int64_t tokens_per_group,
                   (long long)tokens_per_group);
     return line;
   }
+  const bool expert_choice = options.router == RouterKind::kExpertChoice;
   const auto capacity_at = [&](double factor) {
-    return compute_capacity(tokens_per_group, options.experts_per_token, factor,
-                            options.num_experts, options.capacity_multiple);
+    return factor > 0
+               ? compute_capacity(tokens_per_group, expert_choice ? 1 : options.experts_per_token,
+                                  factor, options.num_experts, options.capacity_multiple)
+               : 0;
   };
-  std::snprintf(
-      line, sizeof line,
-      "%s MoE: %lld experts (hidden %lld), k=%lld, capacity %lld train (factor %g) / %lld eval "
-      "(factor %g) per expert per group of %lld tokens%s",
-      to_string(options.router).c_str(), (long long)options.num_experts, (long long)expert_hidden,
-      (long long)options.experts_per_token, (long long)capacity_at(options.capacity_factor),
-      options.capacity_factor, (long long)capacity_at(options.eval_capacity_factor),
-      options.eval_capacity_factor, (long long)tokens_per_group,
-      options.router == RouterKind::kPriority
-          ? (", BPR at " + to_string(options.priority_at)).c_str()
-          : "");
+  std::string choice = expert_choice ? "each expert takes its best tokens"
+                                     : "k=" + std::to_string(options.experts_per_token);
+  if (options.top_p > 0) choice += " (top-p " + format_option_value(options.top_p) + ")";
+  std::string extras = ", " + to_string(options.gate) + " gate";
+  if (options.router == RouterKind::kPriority)
+    extras += ", BPR at " + to_string(options.priority_at);
+  if (options.balance == BalanceMethod::kBias)
+    extras += ", bias balancing (rate " + format_option_value(options.bias_rate) + ")";
+  if (options.shared_experts > 0)
+    extras += " + " + std::to_string(options.shared_experts) + " shared expert(s) of hidden " +
+              std::to_string(shared_experts_width(options, expert_hidden) / options.shared_experts);
+  std::snprintf(line, sizeof line,
+                "%s MoE: %lld experts (hidden %lld), %s, capacity %lld train (factor %g) / %lld "
+                "eval (factor %g) per expert per group of %lld tokens%s",
+                to_string(options.router).c_str(), (long long)options.num_experts,
+                (long long)expert_hidden, choice.c_str(),
+                (long long)capacity_at(options.capacity_factor), options.capacity_factor,
+                (long long)capacity_at(options.eval_capacity_factor), options.eval_capacity_factor,
+                (long long)tokens_per_group, extras.c_str());
   return line;
 }
 

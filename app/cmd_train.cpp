@@ -125,6 +125,12 @@ int run_train(const CommandArgs& args) {
   Config config = config_for_run(options, resume_path);
   if (options.count("out")) config.run.output_dir = options["out"].as<std::string>();
   require_data_root(config);
+  // 0 cuts the experts at evaluation: every epoch's validation (and best.pt) would rank a model
+  // without them. It is for eval --set and eval --sweep.
+  if (config.model.moe.router != RouterKind::kDense && config.model.moe.eval_capacity_factor == 0)
+    throw std::invalid_argument(config.source +
+                                ": moe.eval_capacity_factor: expected a number > 0 for training "
+                                "(0 cuts the experts; use it with eval), got 0");
 
   World world(world_options(options, config));
   const bool is_main = world.is_main();
@@ -141,8 +147,8 @@ int run_train(const CommandArgs& args) {
   ImageLoader train_loader(
       folders.train, transform_options(config),
       loader_options(config, TransformMode::kTrain, world.rank(), world.size()), warn);
-  ImageLoader val_loader(folders.val, transform_options(config),
-                         loader_options(config, TransformMode::kEval), warn);
+  ImageLoader val_loader(folders.val, transform_options(config), evaluation_loader_options(config),
+                         warn);
   Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
                                  train_loader.batches_per_epoch(), resume_path, &world);
   if (!is_main) {  // computes and all-reduces; rank 0 reports and writes

@@ -156,6 +156,24 @@ void apply(const std::vector<Assignment>& assignments, Config& config) {
   }
 }
 
+// With moe.balance: bias (DeepSeek-V3's auxiliary-loss-free balancing) the balance-loss weights
+// default to 0; a weight the file or --set gives explicitly still applies (DeepSeek-V3 keeps a
+// tiny sequence-wise loss).
+void default_loss_weights_for_bias(const std::vector<std::vector<Assignment>>& sources,
+                                   Config& config) {
+  if (config.model.moe.balance != BalanceMethod::kBias) return;
+  AuxLossWeights& weights = config.model.moe.loss_weights;
+  for (const auto& [key, weight] : {std::pair{"moe.loss.importance", &weights.importance},
+                                    std::pair{"moe.loss.load", &weights.load},
+                                    std::pair{"moe.loss.switch", &weights.switch_balance}}) {
+    bool given = false;
+    for (const std::vector<Assignment>& assignments : sources)
+      for (const Assignment& assignment : assignments)
+        given = given || assignment.field->key == key;
+    if (!given) *weight = 0;
+  }
+}
+
 // Throws "<source>: <key>: expected <expected>, got <got>" unless `condition`.
 struct Checker {
   std::string source;
@@ -261,6 +279,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   // An override of the placement replaces the file's rule rather than competing with it.
   if (require_one_placement(from_overrides)) config.model.placement = MoePlacement{};
   apply(from_overrides, config);
+  default_loss_weights_for_bias({from_file, from_overrides}, config);
   check_config(config);
   return config;
 }

@@ -199,7 +199,12 @@ std::vector<ConfigField> make_fields() {
                                         {"dense", RouterKind::kDense},
                                         {"topk", RouterKind::kTopK},
                                         {"priority", RouterKind::kPriority},
-                                        {"soft", RouterKind::kSoft}});
+                                        {"soft", RouterKind::kSoft},
+                                        {"expert_choice", RouterKind::kExpertChoice}});
+  const ChoiceCodec<GateFunction> gate(
+      {{"softmax", GateFunction::kSoftmax}, {"sigmoid", GateFunction::kSigmoid}});
+  const ChoiceCodec<BalanceMethod> balance(
+      {{"loss", BalanceMethod::kLoss}, {"bias", BalanceMethod::kBias}});
   const ChoiceCodec<PriorityAt> priority_at(
       {{"train", PriorityAt::kTrain}, {"eval", PriorityAt::kEval}, {"both", PriorityAt::kBoth}});
   const ChoiceCodec<BalanceScope> balance_scope(
@@ -224,6 +229,8 @@ std::vector<ConfigField> make_fields() {
       field("moe.num_experts", integer, moe, &MoeOptions::num_experts),
       field("moe.k", integer, moe, &MoeOptions::experts_per_token),
       field("moe.renormalize", boolean, moe, &MoeOptions::renormalize_gates),
+      field("moe.gate", gate, moe, &MoeOptions::gate),
+      field("moe.top_p", number, moe, &MoeOptions::top_p),
       field("moe.expert_mlp_dim", integer, moe, &MoeOptions::expert_mlp_dim),
       field("moe.gate_scale", number, moe, &MoeOptions::gate_scale),
       field("moe.noise_std", number, moe, &MoeOptions::noise_std),
@@ -241,6 +248,10 @@ std::vector<ConfigField> make_fields() {
       field("moe.loss.switch", number, loss, &AuxLossWeights::switch_balance),
       field("moe.loss.z", number, loss, &AuxLossWeights::z_loss),
       field("moe.balance_scope", balance_scope, moe, &MoeOptions::balance_scope),
+      field("moe.balance", balance, moe, &MoeOptions::balance),
+      field("moe.bias_rate", number, moe, &MoeOptions::bias_rate),
+      field("moe.shared_experts", integer, moe, &MoeOptions::shared_experts),
+      field("moe.shared_expert_mlp_dim", integer, moe, &MoeOptions::shared_expert_mlp_dim),
       field("data.root", text, data, &DataConfig::root),
       field("data.val_split", number, data, &DataConfig::val_split),
       field("data.workers", integer, data, &DataConfig::workers),

@@ -49,22 +49,8 @@ cv::Scalar to_scalar(BgrColour colour) {
   return cv::Scalar(colour.blue, colour.green, colour.red);
 }
 
-// One line of a panel: values[i] belongs to epochs[i]; NaN leaves a gap.
-struct Series {
-  std::string label;
-  BgrColour colour;
-  std::vector<double> values;
-};
-
-struct Panel {
-  std::string heading;
-  std::string y_title;
-  std::vector<Series> series;  // only those with at least one value
-  double floor = 0;            // the y axis never goes below, nor above `ceiling`
-  double ceiling = kInfinity;
-  bool from_zero = false;  // y axis starts at `floor` whatever the data
-  std::string empty_note;  // written instead of a plot when there is no series
-};
+using Series = PlotSeries;
+using Panel = PlotPanel;
 
 struct Curves {
   std::vector<double> epochs;  // ascending, one per epoch
@@ -162,13 +148,26 @@ Curves curves_from_records(const std::vector<nlohmann::json>& records, const std
   std::vector<Series> blocks;
   for (const auto& [block, dropped] : dropped_of_block)
     blocks.push_back({"block " + std::to_string(block), moe_layer_colour(blocks.size()), dropped});
-  curves.panels = {
-      {"Loss", "loss", with_values({train_loss, val_loss}), /*floor=*/0, /*ceiling=*/kInfinity,
-       /*from_zero=*/false, "no loss logged"},
-      {"Validation accuracy", "accuracy (%)", with_values({top1, top1_ema, top5}), /*floor=*/0,
-       /*ceiling=*/100, /*from_zero=*/false, "no accuracy logged"},
-      {"Dropped token assignments per MoE layer (over capacity)", "dropped (%)",
-       with_values(blocks), /*floor=*/0, /*ceiling=*/100, /*from_zero=*/true, "no MoE layers"}};
+  const auto epoch_panel = [&](const char* heading, const char* y_title, std::vector<Series> series,
+                               double ceiling, bool from_zero, const char* empty_note) {
+    Panel panel;
+    panel.heading = heading;
+    panel.y_title = y_title;
+    panel.series = with_values(std::move(series));
+    panel.ceiling = ceiling;
+    panel.from_zero = from_zero;
+    panel.empty_note = empty_note;
+    panel.x = curves.epochs;
+    panel.x_title = "epoch";
+    panel.x_min_step = 1;
+    return panel;
+  };
+  curves.panels = {epoch_panel("Loss", "loss", {train_loss, val_loss}, kInfinity,
+                               /*from_zero=*/false, "no loss logged"),
+                   epoch_panel("Validation accuracy", "accuracy (%)", {top1, top1_ema, top5}, 100,
+                               /*from_zero=*/false, "no accuracy logged"),
+                   epoch_panel("Dropped token assignments per MoE layer (over capacity)",
+                               "dropped (%)", blocks, 100, /*from_zero=*/true, "no MoE layers")};
   // The run ranked its checkpoints by the averaged weights when it kept them.
   const bool averaged = std::any_of(top1_ema.values.begin(), top1_ema.values.end(),
                                     [](double value) { return std::isfinite(value); });
@@ -223,10 +222,12 @@ Axis value_axis(const Panel& panel) {
   return axis;
 }
 
-Axis epoch_axis(const std::vector<double>& epochs) {
-  const double first = epochs.front(), last = epochs.back();
-  if (first == last) return nice_axis(std::max(0.0, first - 1), first + 1, /*min_step=*/1);
-  return nice_axis(first, last, /*min_step=*/1);
+// The x axis of a panel: its values' range; a single value gets an axis of ±1 around it (not
+// below 0).
+Axis x_axis(const Panel& panel) {
+  const auto [first, last] = std::minmax_element(panel.x.begin(), panel.x.end());
+  if (*first == *last) return nice_axis(std::max(0.0, *first - 1), *first + 1, panel.x_min_step);
+  return nice_axis(*first, *last, panel.x_min_step);
 }
 
 std::string tick_label(double value, int decimals) {
@@ -265,7 +266,8 @@ struct PlotArea {
   }
 };
 
-void draw_axes(cv::Mat& image, const PlotArea& area, const std::string& y_title) {
+void draw_axes(cv::Mat& image, const PlotArea& area, const std::string& x_title,
+               const std::string& y_title) {
   const cv::Rect& rect = area.rect;
   for (double value = area.y.low; value <= area.y.high + 1e-6 * area.y.step; value += area.y.step) {
     const int y = area.pixel(area.x.low, value).y;
@@ -282,12 +284,12 @@ void draw_axes(cv::Mat& image, const PlotArea& area, const std::string& y_title)
               kInk);
   }
   cv::rectangle(image, rect, kInk, 1);
-  draw_text(image, "epoch", {rect.x + rect.width / 2, rect.y + rect.height + 38},
+  draw_text(image, x_title, {rect.x + rect.width / 2, rect.y + rect.height + 38},
             TextAlign::kCentre, 0.5, kInk);
   draw_vertical_text(image, y_title, {18, rect.y + rect.height / 2}, 0.5, kInk);
 }
 
-void draw_series(cv::Mat& image, const PlotArea& area, const std::vector<double>& epochs,
+void draw_series(cv::Mat& image, const PlotArea& area, const std::vector<double>& xs,
                  const Series& series) {
   const cv::Scalar colour = to_scalar(series.colour);
   const std::vector<double>& values = series.values;
@@ -296,14 +298,13 @@ void draw_series(cv::Mat& image, const PlotArea& area, const std::vector<double>
   };
   for (size_t index = 1; index < values.size(); ++index)
     if (has_value(index - 1) && has_value(index))
-      cv::line(image, area.pixel(epochs[index - 1], values[index - 1]),
-               area.pixel(epochs[index], values[index]), colour, 2, cv::LINE_AA);
+      cv::line(image, area.pixel(xs[index - 1], values[index - 1]),
+               area.pixel(xs[index], values[index]), colour, 2, cv::LINE_AA);
   for (size_t index = 0; index < values.size(); ++index) {
     if (!has_value(index)) continue;
     const bool isolated = !(index > 0 && has_value(index - 1)) && !has_value(index + 1);
     if (values.size() <= kMaxMarkedPoints || isolated)
-      cv::circle(image, area.pixel(epochs[index], values[index]), 4, colour, cv::FILLED,
-                 cv::LINE_AA);
+      cv::circle(image, area.pixel(xs[index], values[index]), 4, colour, cv::FILLED, cv::LINE_AA);
   }
 }
 
@@ -325,7 +326,7 @@ void draw_legend(cv::Mat& image, const cv::Rect& plot, const std::vector<Series>
               TextAlign::kLeft, 0.5, kGreyText);
 }
 
-void draw_panel(cv::Mat& image, int top, const Panel& panel, const std::vector<double>& epochs) {
+void draw_panel(cv::Mat& image, int top, const Panel& panel) {
   const cv::Rect plot(kPlotLeft, top + kPlotTopInPanel, kPlotRight - kPlotLeft,
                       kPlotBottomInPanel - kPlotTopInPanel);
   draw_text(image, panel.heading, {kPlotLeft, top + 16}, TextAlign::kLeft, 0.55, kInk, 1);
@@ -335,27 +336,32 @@ void draw_panel(cv::Mat& image, int top, const Panel& panel, const std::vector<d
               TextAlign::kCentre, 0.7, kGreyText);
     return;
   }
-  const PlotArea area{plot, epoch_axis(epochs), value_axis(panel)};
-  draw_axes(image, area, panel.y_title);
-  for (const Series& series : panel.series) draw_series(image, area, epochs, series);
+  const PlotArea area{plot, x_axis(panel), value_axis(panel)};
+  draw_axes(image, area, panel.x_title, panel.y_title);
+  for (const Series& series : panel.series) draw_series(image, area, panel.x, series);
   draw_legend(image, plot, panel.series);
 }
 
 void write_curves(const std::vector<nlohmann::json>& records, const std::string& source,
                   const std::string& png_path, const std::string& title) {
   const Curves curves = curves_from_records(records, source);
-  cv::Mat image(kCurvesHeight, kCurvesWidth, CV_8UC3, kWhite);
-  draw_text(image, title, {16, kCurvesTitleBandHeight / 2}, TextAlign::kLeft, 0.75, kInk, 2);
-  draw_text(image, curves.summary, {kCurvesWidth - 16, kCurvesTitleBandHeight / 2},
-            TextAlign::kRight, 0.5, kGreyText);
-  for (size_t index = 0; index < curves.panels.size(); ++index)
-    draw_panel(image, kCurvesTitleBandHeight + static_cast<int>(index) * kCurvesPanelHeight,
-               curves.panels[index], curves.epochs);
-
-  write_png(png_path, image);
+  write_panels_png(curves.panels, title, curves.summary, png_path);
 }
 
 }  // namespace
+
+void write_panels_png(const std::vector<PlotPanel>& panels, const std::string& title,
+                      const std::string& summary, const std::string& png_path) {
+  const int height = kCurvesTitleBandHeight + static_cast<int>(panels.size()) * kCurvesPanelHeight;
+  cv::Mat image(height, kCurvesWidth, CV_8UC3, kWhite);
+  draw_text(image, title, {16, kCurvesTitleBandHeight / 2}, TextAlign::kLeft, 0.75, kInk, 2);
+  draw_text(image, summary, {kCurvesWidth - 16, kCurvesTitleBandHeight / 2}, TextAlign::kRight, 0.5,
+            kGreyText);
+  for (size_t index = 0; index < panels.size(); ++index)
+    draw_panel(image, kCurvesTitleBandHeight + static_cast<int>(index) * kCurvesPanelHeight,
+               panels[index]);
+  write_png(png_path, image);
+}
 
 BgrColour moe_layer_colour(size_t moe_layer_index) {
   return kPalette[moe_layer_index % std::size(kPalette)];

@@ -1,12 +1,14 @@
 // Training curves: metrics.jsonl records → one PNG of three stacked panels drawn with OpenCV
 // (loss, validation accuracy, per-MoE-layer drop rate), readable at a glance, no plotting
-// library. Not a general plotter: the panels are fixed to what a moevit run logs.
+// library. The panels' drawing is shared with other line figures (eval --sweep) through
+// write_panels_png.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,32 @@ constexpr int kCurvesWidth = 960;
 constexpr int kCurvesTitleBandHeight = 40;
 constexpr int kCurvesPanelHeight = 300;
 constexpr int kCurvesHeight = kCurvesTitleBandHeight + 3 * kCurvesPanelHeight;
+
+// One line of a panel: values[i] belongs to the panel's x[i]; NaN leaves a gap.
+struct PlotSeries {
+  std::string label;
+  BgrColour colour;
+  std::vector<double> values;
+};
+
+// One panel of lines over a shared x axis.
+struct PlotPanel {
+  std::string heading;
+  std::string y_title;
+  std::vector<PlotSeries> series;  // only those with at least one value
+  double floor = 0;                // the y axis never goes below, nor above `ceiling`
+  double ceiling = std::numeric_limits<double>::infinity();
+  bool from_zero = false;  // y axis starts at `floor` whatever the data
+  std::string empty_note;  // written instead of a plot when there is no series
+  std::vector<double> x;   // one per value of each series
+  std::string x_title;
+  double x_min_step = 0;  // e.g. 1 for epochs
+};
+
+// Stacked panels (kCurvesPanelHeight each) under a title band with `title` on the left and
+// `summary` on the right; written atomically. Every panel with series needs a non-empty x.
+void write_panels_png(const std::vector<PlotPanel>& panels, const std::string& title,
+                      const std::string& summary, const std::string& png_path);
 
 // Draws `records` (metrics.jsonl objects: "epoch", "train_loss", "val" {"top1", "top5", "loss",
 // "routing" [{"block", "dropped_fraction"}, ...]}) and writes the PNG atomically. A later

@@ -51,4 +51,10 @@ LoaderOptions loader_options(const Config& config, TransformMode mode, int64_t s
   return options;
 }
 
+LoaderOptions evaluation_loader_options(const Config& config) {
+  LoaderOptions options = loader_options(config, TransformMode::kEval);
+  options.shuffle = true;
+  return options;
+}
+
 }  // namespace moevit

@@ -19,6 +19,20 @@ std::vector<double> EvalResult::per_class_accuracy() const {
   return accuracy;
 }
 
+double EvalResult::dense_ffn_branch_rms() const {
+  double sum = 0;
+  int64_t dense_blocks = 0;
+  for (size_t block = 0; block < ffn_sizes.size(); ++block) {
+    bool is_moe = false;
+    for (const LayerRoutingStats& layer : routing)
+      is_moe = is_moe || layer.block == static_cast<int64_t>(block);
+    if (is_moe) continue;
+    sum += ffn_sizes[block].branch_rms();
+    ++dense_blocks;
+  }
+  return dense_blocks ? sum / dense_blocks : 0.0;
+}
+
 std::vector<std::string> EvalResult::routing_warnings() const {
   std::vector<std::string> warnings;
   for (const LayerRoutingStats& layer : routing) {
@@ -65,7 +79,7 @@ EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Run
     {
       AutocastScope autocast(runtime);
       const torch::Tensor images = batch->images.to(runtime.device);
-      output = model.forward(images, /*keep_routing=*/true);
+      output = model.forward(images, /*keep_routing=*/true, /*measure_branches=*/true);
       logits = output.logits.to(torch::kFloat);
       if (options.average_hflip)
         logits = (logits + model.forward(images.flip({3})).logits.to(torch::kFloat)) / 2;
@@ -85,6 +99,9 @@ EvalResult evaluate(VisionTransformerImpl& model, ImageLoader& loader, const Run
         result.routing.push_back({output.routing[layer].block, {}});
       result.routing[layer].stats += routing_stats(output.routing[layer].routing.plan);
     }
+    result.ffn_sizes.resize(output.ffn_sizes.size());
+    for (size_t block = 0; block < output.ffn_sizes.size(); ++block)
+      result.ffn_sizes[block] += output.ffn_sizes[block];
   }
   if (result.images > 0) {
     result.loss = loss_sum / result.images;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "moe/routing_stats.h"
+#include "vit/block.h"
 
 namespace moevit {
 
@@ -26,7 +27,13 @@ struct EvalResult {
   double top5 = 0;
   torch::Tensor confusion;  // [classes, classes] int64, rows = true class, columns = predicted
   std::vector<LayerRoutingStats> routing;  // one per MoE layer, summed over the data
+  // One per block (index = block id), summed over the data: its FFN branch against the
+  // residual stream (docs/results.md, "Experts that matter").
+  std::vector<BranchSize> ffn_sizes;
   double seconds = 0;
+
+  // Mean over the dense blocks of their FFN branch RMS (0 when every block is MoE).
+  double dense_ffn_branch_rms() const;
 
   double images_per_second() const { return seconds > 0 ? images / seconds : 0; }
   std::vector<double> per_class_accuracy() const;

@@ -16,7 +16,9 @@ struct PatchExperts;
 
 struct ExpertByClass {
   int64_t block = 0;  // 0-based block id of the MoE layer
-  bool soft = false;  // counted by dominant combine expert (soft) or first choice (token choice)
+  // Counted by the dominant combine expert (soft) or, for token and Expert Choice, by the
+  // expert that processed the patch with the largest gate (the first choice when none did).
+  bool soft = false;
   at::Tensor counts;  // [classes, E] int64: patches of class c whose expert is e
 
   ExpertByClass(int64_t block, bool soft, int64_t num_classes, int64_t num_experts);

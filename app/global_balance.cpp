@@ -21,4 +21,13 @@ void GlobalBalance::start_step() {
   for (at::Tensor& counts : step_counts_) counts.zero_();
 }
 
+void update_expert_biases(const std::vector<MoeLayer>& layers, World* world) {
+  for (MoeLayer layer : layers) {  // a holder copy: the methods below are not const
+    if (!layer->expert_bias.defined()) continue;
+    at::Tensor counts = layer->take_chosen_counts().contiguous();
+    if (world) world->all_reduce_sum(counts);  // every rank, layer by layer, in one order
+    layer->update_expert_bias(counts);
+  }
+}
+
 }  // namespace moevit

@@ -37,4 +37,9 @@ class GlobalBalance {
   std::vector<at::Tensor> step_counts_;
 };
 
+// moe.balance: bias. After each optimizer step: every bias-balanced layer's chosen-expert
+// counts of the step (all its micro-batches) are summed over the ranks (`world`, nullptr: one
+// process) and move its bias, so every replica holds the same bias. Every rank calls it.
+void update_expert_biases(const std::vector<MoeLayer>& layers, World* world);
+
 }  // namespace moevit

@@ -25,7 +25,8 @@ constexpr int kLegendGap = 16;  // map to legend
 constexpr int kLegendRow = 20;
 constexpr int kSwatch = 14;
 constexpr int kHatchSpacing = 8;
-constexpr int kPanelTitle = 22;  // above each dispatch panel
+constexpr int kPanelTitle = 22;      // above each dispatch panel
+constexpr double kCountScale = 0.3;  // experts-per-patch digits, ~7 px tall
 constexpr int kPanelGap = 10;
 constexpr int kColourBarWidth = 14;
 constexpr int kPredictionRow = 22;
@@ -87,7 +88,8 @@ void check_assignment(const ExpertAssignment& assignment) {
       static_cast<size_t>(assignment.patches_per_side * assignment.patches_per_side);
   if (assignment.patches_per_side < 1 || assignment.num_experts < 1 ||
       assignment.expert.size() != patches || assignment.weight.size() != patches ||
-      !(assignment.dropped.empty() || assignment.dropped.size() == patches))
+      !(assignment.dropped.empty() || assignment.dropped.size() == patches) ||
+      !(assignment.experts_per_patch.empty() || assignment.experts_per_patch.size() == patches))
     throw std::invalid_argument(
         "render_expert_map: expected expert and weight (and dropped, if any) of " +
         std::to_string(patches) + " patches and num_experts >= 1, got " +
@@ -129,7 +131,11 @@ std::vector<LegendRow> legend_rows(const ExpertAssignment& assignment, int64_t d
     rows.push_back({"expert " + std::to_string(expert) + ": " +
                         percent(count[static_cast<size_t>(expert)] / patches),
                     expert});
-  if (dropped > 0) rows.push_back({"dropped: " + std::to_string(dropped) + " (over capacity)", -1});
+  if (dropped > 0)
+    rows.push_back({assignment.experts_per_patch.empty()
+                        ? "dropped: " + std::to_string(dropped) + " (over capacity)"
+                        : "no expert: " + std::to_string(dropped) + " (digits: experts per patch)",
+                    -1});
   return rows;
 }
 
@@ -179,6 +185,12 @@ HeatmapFigure render_expert_map(const cv::Mat& picture, const ExpertAssignment& 
     blend(roi, colour, kTintFloor + kTintPerWeight * weight);
   }
   draw_grid(map, patches_per_side, patch_pixels);
+  for (size_t patch = 0; patch < assignment.experts_per_patch.size(); ++patch) {
+    const cv::Rect cell = patch_rect(static_cast<int64_t>(patch), patches_per_side, patch_pixels);
+    draw_text(map, std::to_string(assignment.experts_per_patch[patch]),
+              {cell.x + 3, cell.y + patch_pixels / 4 + 1}, TextAlign::kLeft, kCountScale,
+              kCanvasInk);
+  }
 
   const std::vector<LegendRow> rows = legend_rows(assignment, dropped);
   int legend_width = 0;

@@ -23,7 +23,10 @@ struct ExpertAssignment {
   int64_t num_experts = 0;       // E, for the legend
   std::vector<int64_t> expert;   // [P] first choice (token choice) or dominant expert (soft)
   std::vector<float> weight;     // [P] in [0, 1]: its gate, or its summed combine weight
-  std::vector<uint8_t> dropped;  // [P] 1 where the first choice was over capacity; empty = none
+  std::vector<uint8_t> dropped;  // [P] 1 where no expert processed the patch; empty = none
+  // [P] experts that processed each patch (k ≥ 2, top-p, Expert Choice), written in the patch's
+  // corner; empty = not drawn (one expert per patch).
+  std::vector<int64_t> experts_per_patch;
 };
 
 // A rendered figure and, for tests and composition, where its patch grids lie in it.
@@ -40,6 +43,7 @@ int heatmap_patch_pixels(int64_t patches_per_side, int64_t patch_size);
 // picture: the model's input as 8-bit BGR (see model_input_picture), any size (it is scaled
 // to patches_per_side · patch_pixels) and washed towards white so tints keep their hue. Tint
 // opacity: 0.4 + 0.5 · weight. Dropped patches: faded to grey, hatched in their expert's colour.
+// With experts_per_patch, each patch shows its count in its top-left corner.
 // `title_parts` are joined by middle dots above the map.
 HeatmapFigure render_expert_map(const cv::Mat& picture, const ExpertAssignment& assignment,
                                 int patch_pixels, const std::vector<std::string>& title_parts);

@@ -61,17 +61,21 @@ PatchExperts patch_experts(const DispatchPlan& plan, int64_t batch_size, int64_t
             .contiguous();
     return experts;
   }
-  // Choice 0 is the first choice (choices are best first).
-  experts.expert =
-      per_image_patches(plan.expert_index, batch_size, leading_tokens).select(2, 0).contiguous();
-  experts.weight = per_image_patches(plan.gate, batch_size, leading_tokens)
-                       .select(2, 0)
-                       .to(at::kFloat)
-                       .contiguous();
-  experts.dropped = per_image_patches(plan.slot_index, batch_size, leading_tokens)
-                        .select(2, 0)
-                        .ge(plan.capacity)
-                        .contiguous();
+  // [B,P,K], choices best first. A choice was processed when its slot is in [0, capacity).
+  const at::Tensor expert_index = per_image_patches(plan.expert_index, batch_size, leading_tokens);
+  const at::Tensor gate = per_image_patches(plan.gate.detach(), batch_size, leading_tokens);
+  const at::Tensor slot = per_image_patches(plan.slot_index, batch_size, leading_tokens);
+  const at::Tensor processed = slot.ge(0).logical_and(slot.lt(plan.capacity));
+  // The processed choice of the largest gate; choice 0 (the first choice) when none was.
+  const at::Tensor shown =
+      at::where(processed, gate.to(at::kFloat), at::full({}, -1.0f)).argmax(2, /*keepdim=*/true);
+  const at::Tensor any_processed = processed.any(2);
+  const at::Tensor choice =
+      at::where(any_processed.unsqueeze(2), shown, at::zeros_like(shown));  // [B,P,1]
+  experts.expert = expert_index.gather(2, choice).squeeze(2).contiguous();
+  experts.weight = gate.gather(2, choice).squeeze(2).to(at::kFloat).contiguous();
+  experts.dropped = any_processed.logical_not().contiguous();
+  if (plan.experts_per_token() > 1) experts.experts_per_patch = processed.sum(2).contiguous();
   return experts;
 }
 
@@ -87,6 +91,8 @@ ExpertAssignment image_assignment(const PatchExperts& experts, int64_t image,
   assignment.expert = row_values<int64_t>(experts.expert, image);
   assignment.weight = row_values<float>(experts.weight, image);
   if (!experts.soft) assignment.dropped = row_values<uint8_t>(experts.dropped.to(at::kByte), image);
+  if (experts.experts_per_patch.defined())
+    assignment.experts_per_patch = row_values<int64_t>(experts.experts_per_patch, image);
   return assignment;
 }
 

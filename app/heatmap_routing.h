@@ -21,12 +21,16 @@ struct DispatchPlan;
 struct PatchExperts {
   bool soft = false;
   int64_t num_experts = 0;  // E
-  // Token choice: the first choice, its gate, and whether it was over capacity. Soft: the
-  // expert whose slots give the patch the largest combine weight (summed over its slots), that
-  // weight, and dropped all false.
+  // Token choice and Expert Choice: the expert that processed the patch with the largest
+  // combine weight (the first choice when none did), its gate, and whether no expert processed
+  // it (over capacity, or picked by no expert). Soft: the expert whose slots give the patch the
+  // largest combine weight (summed over its slots), that weight, and dropped all false.
   at::Tensor expert;   // [B,P] int64
   at::Tensor weight;   // [B,P] float
   at::Tensor dropped;  // [B,P] bool
+  // Plans with K > 1 (top-k with k ≥ 2, top-p, Expert Choice): how many experts processed each
+  // patch. Undefined otherwise.
+  at::Tensor experts_per_patch;  // [B,P] int64
   // Soft only: dispatch weight of each patch into each expert, summed over its slots.
   at::Tensor dispatch;  // [B,E,P] float; undefined for token choice
 

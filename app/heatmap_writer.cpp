@@ -3,6 +3,7 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -50,13 +51,22 @@ LayerFigure layer_figure(const MoeLayerImpl& layer, int64_t block, const PatchEx
   const ExpertAssignment assignment = image_assignment(experts, image, patches_per_side);
   const std::string block_name = "block " + std::to_string(block);
   if (!experts.soft) {
-    int64_t dropped = 0;
+    int64_t dropped = 0, assignments = 0;
     for (const uint8_t flag : assignment.dropped) dropped += flag;
-    const HeatmapFigure map = render_expert_map(
-        picture, assignment, patch_pixels,
-        {block_name, to_string(layer.options().router),
-         "capacity factor " + format_option_value(layer.options().eval_capacity_factor),
-         "dropped " + std::to_string(dropped) + " of " + std::to_string(assignment.expert.size())});
+    for (const int64_t count : assignment.experts_per_patch) assignments += count;
+    const std::string patches = std::to_string(assignment.expert.size());
+    std::vector<std::string> title = {
+        block_name, to_string(layer.options().router),
+        "capacity factor " + format_option_value(layer.options().eval_capacity_factor)};
+    if (assignment.experts_per_patch.empty()) {
+      title.push_back("dropped " + std::to_string(dropped) + " of " + patches);
+    } else {  // several experts per patch: how many patches got none, and the mean count
+      char mean[32];
+      std::snprintf(mean, sizeof mean, "%.2f", double(assignments) / assignment.expert.size());
+      title.push_back(std::to_string(dropped) + " of " + patches + " without an expert");
+      title.push_back(std::string(mean) + " experts per patch");
+    }
+    const HeatmapFigure map = render_expert_map(picture, assignment, patch_pixels, title);
     return {map.image, map.image};
   }
   const HeatmapFigure map = render_expert_map(
@@ -182,8 +192,7 @@ HeatmapFiles write_expert_by_class(VisionTransformerImpl& model, const Config& c
     matrices.emplace_back(blocks[layer], moe_layers[layer]->options().router == RouterKind::kSoft,
                           static_cast<int64_t>(folder.class_names.size()),
                           moe_layers[layer]->options().num_experts);
-  ImageLoader loader(folder, transform_options(config),
-                     loader_options(config, TransformMode::kEval), warn);
+  ImageLoader loader(folder, transform_options(config), evaluation_loader_options(config), warn);
   loader.start_epoch(0);
   while (std::optional<Batch> batch = loader.next_batch()) {
     const VitOutput output = forward_keeping_routing(model, batch->images, runtime);

@@ -7,20 +7,40 @@
 
 namespace moevit {
 
-nlohmann::json routing_json(const std::vector<LayerRoutingStats>& routing) {
+nlohmann::json routing_json(const std::vector<LayerRoutingStats>& routing,
+                            const std::vector<BranchSize>& ffn_sizes) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerRoutingStats& layer : routing) {
     const RoutingStats& stats = layer.stats;
-    layers.push_back({{"block", layer.block},
-                      {"load_share_min", stats.load_share_min()},
-                      {"load_share_max", stats.load_share_max()},
-                      {"load_cv", stats.load_coefficient_of_variation()},
-                      {"dropped_fraction", stats.dropped_fraction},
-                      {"tokens_unprocessed_fraction", stats.tokens_unprocessed_fraction()},
-                      {"mean_top_gate", stats.mean_top_gate()},
-                      {"mean_token_weight", stats.mean_token_weight()}});
+    nlohmann::json entry = {{"block", layer.block},
+                            {"load_share_min", stats.load_share_min()},
+                            {"load_share_max", stats.load_share_max()},
+                            {"load_cv", stats.load_coefficient_of_variation()},
+                            {"dropped_fraction", stats.dropped_fraction},
+                            {"tokens_unprocessed_fraction", stats.tokens_unprocessed_fraction()},
+                            {"reached_fraction", stats.reached_fraction()},
+                            {"mean_experts_per_token", stats.mean_experts_per_token()},
+                            {"tokens_with_0_1_2plus_experts",
+                             {stats.tokens_by_expert_count[0], stats.tokens_by_expert_count[1],
+                              stats.tokens_by_expert_count[2]}},
+                            {"mean_top_gate", stats.mean_top_gate()},
+                            {"mean_token_weight", stats.mean_token_weight()}};
+    if (layer.block < static_cast<int64_t>(ffn_sizes.size())) {
+      entry["branch_rms"] = ffn_sizes[layer.block].branch_rms();
+      entry["residual_rms"] = ffn_sizes[layer.block].residual_rms();
+    }
+    layers.push_back(entry);
   }
   return layers;
+}
+
+nlohmann::json ffn_sizes_json(const std::vector<BranchSize>& ffn_sizes) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (size_t block = 0; block < ffn_sizes.size(); ++block)
+    blocks.push_back({{"block", block},
+                      {"ffn_branch_rms", ffn_sizes[block].branch_rms()},
+                      {"residual_rms", ffn_sizes[block].residual_rms()}});
+  return blocks;
 }
 
 nlohmann::json eval_json(const EvalResult& result) {
@@ -29,7 +49,9 @@ nlohmann::json eval_json(const EvalResult& result) {
           {"loss", result.loss},
           {"images", result.images},
           {"images_per_s", result.images_per_second()},
-          {"routing", routing_json(result.routing)}};
+          {"routing", routing_json(result.routing, result.ffn_sizes)},
+          {"blocks", ffn_sizes_json(result.ffn_sizes)},
+          {"dense_ffn_branch_rms", result.dense_ffn_branch_rms()}};
 }
 
 void append_json_line(const std::string& path, const nlohmann::json& record) {

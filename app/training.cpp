@@ -146,6 +146,7 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
   const OptimConfig& optim = config.optim;
   const int64_t total_steps = trainer.schedule.total_steps;
   std::vector<torch::Tensor> parameters = trainer.model->parameters();
+  const std::vector<MoeLayer> moe_layers = trainer.model->moe_layers();
   auto cross_entropy_options =
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(optim.label_smoothing);
 
@@ -201,6 +202,7 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       if (trainer.world) trainer.world->average_gradients(parameters);  // before clipping
       if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, optim.grad_clip);
       trainer.optimizer->step();
+      update_expert_biases(moe_layers, trainer.world);  // before the average copies the biases
       ++trainer.step;
       if (trainer.ema) trainer.ema->update(*trainer.model, trainer.step);
       ++trainer.batches_into_epoch;

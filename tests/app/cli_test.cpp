@@ -1,6 +1,7 @@
 // End-to-end through the moevit executable: what a user types.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -177,6 +178,58 @@ TEST(Cli, BenchWritesAProfilerTraceThatParses) {
   for (const nlohmann::json& event : events)
     has_matrix_product |= event.value("name", "").find("mm") != std::string::npos;
   EXPECT_TRUE(has_matrix_product) << "no matrix product among " << events.size() << " events";
+}
+
+// The routers and gates of DeepSeek-MoE, Expert Choice and top-p, each through train, eval
+// --sweep, classify and heatmap.
+TEST(Cli, EveryNewRoutingModeTrainsSweepsClassifiesAndDrawsHeatmaps) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  const std::vector<std::pair<std::string, std::string>> modes = {
+      {"expert_choice", " --set moe.gate=sigmoid --set moe.capacity_factor=1.0"},
+      {"topk",
+       " --set moe.gate=sigmoid --set moe.balance=bias --set moe.k=2 --set moe.shared_experts=1"},
+      {"topk", " --set moe.k=3 --set moe.top_p=0.5"}};
+  int index = 0;
+  for (const auto& [router, overrides] : modes) {
+    const std::string run = dir / ("run" + std::to_string(index++));
+    testing::write_text(run + ".yaml", testing::tiny_config_yaml(dir / "data", run, router));
+    const auto trained = run_command(kMoevit + " train --config " + run + ".yaml" + overrides);
+    ASSERT_EQ(trained.exit_code, 0) << overrides << "\n" << trained.output;
+    const auto swept = run_command(kMoevit + " eval --checkpoint " + run +
+                                   "/last.pt --json --sweep capacity=0,1,4");
+    ASSERT_EQ(swept.exit_code, 0) << overrides << "\n" << swept.output;
+    const nlohmann::json sweep = nlohmann::json::parse(swept.output.substr(swept.output.find('{')));
+    ASSERT_EQ(sweep["points"].size(), 3u) << sweep.dump();
+    EXPECT_EQ(sweep["points"][0]["capacity_factor"], 0.0);
+    EXPECT_EQ(sweep["points"][0]["reached_fraction"], 0.0);  // the experts are cut
+    EXPECT_GT(sweep["points"][2]["reached_fraction"].get<double>(), 0.0);
+    EXPECT_TRUE(sweep.contains("cut_cost_top1"));
+    EXPECT_TRUE(std::filesystem::exists(run + "/sweep_capacity.json"));
+    EXPECT_FALSE(cv::imread(run + "/sweep_capacity.png").empty());
+    const auto classified = run_command(kMoevit + " classify --checkpoint " + run + "/last.pt " +
+                                        (dir / "data/val/checker/0.png"));
+    EXPECT_EQ(classified.exit_code, 0) << overrides << "\n" << classified.output;
+    const auto drawn = run_command(kMoevit + " heatmap --checkpoint " + run + "/last.pt " +
+                                   (dir / "data/val/checker/0.png") + " --out " + run + "/maps");
+    EXPECT_EQ(drawn.exit_code, 0) << overrides << "\n" << drawn.output;
+    EXPECT_FALSE(cv::imread(run + "/maps/0_block1.png").empty()) << overrides;
+  }
+}
+
+TEST(Cli, SweepRefusesABadListBeforeAnyWork) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 2, 1);
+  testing::write_text(dir / "tiny.yaml", testing::tiny_config_yaml(dir / "data", dir / "run"));
+  ASSERT_EQ(run_command(kMoevit + " train --config " + (dir / "tiny.yaml")).exit_code, 0);
+  for (const std::string bad : {"capacity=1,-0.5", "capacity=", "factor=1", "capacity=1,x"}) {
+    const auto result =
+        run_command(kMoevit + " eval --checkpoint " + (dir / "run/last.pt") + " --sweep " + bad);
+    EXPECT_EQ(result.exit_code, 1) << bad;
+    EXPECT_NE(result.output.find("--sweep: expected capacity=F,F,..."), std::string::npos)
+        << result.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "run/sweep_capacity.json"));
+  }
 }
 
 TEST(Cli, UnknownCommandSuggestsTheClosest) {

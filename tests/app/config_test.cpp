@@ -65,6 +65,12 @@ moe:
   blocks: [0, 2]
   loss: {importance: 0.01, load: 0.02, switch: 0.03, z: 0.001}
   balance_scope: global
+  gate: sigmoid
+  top_p: 0.7
+  balance: bias
+  bias_rate: 0.01
+  shared_experts: 2
+  shared_expert_mlp_dim: 12
 data:
   root: "some dir/with 'quotes' and: colons"
   val_split: 0.2
@@ -295,7 +301,8 @@ TEST(ConfigRefusal, WrongTypesNameKeyExpectedAndGot) {
 
 TEST(ConfigRefusal, BadEnumsListTheAllowedValues) {
   EXPECT_EQ(refusal("moe:\n  router: top2\n"),
-            "test.yaml:2: moe.router: expected one of none|dense|topk|priority|soft, got top2");
+            "test.yaml:2: moe.router: expected one of none|dense|topk|priority|soft|expert_choice, "
+            "got top2");
   EXPECT_THAT(set_refusal({"model.pooling=cls"}), HasSubstr("expected one of gap|token, got cls"));
   EXPECT_THAT(set_refusal({"model.attention=local"}),
               HasSubstr("model.attention: expected one of standard|lsa, got local"));
@@ -342,13 +349,51 @@ TEST(ConfigRefusal, ModelAndMoeChecksArePrefixedWithTheSource) {
       HasSubstr("test.yaml: model.image_size: expected a multiple of model.patch_size (4)"));
   EXPECT_THAT(set_refusal({"moe.capacity_factor=-1"}),
               HasSubstr("test.yaml: moe.capacity_factor: expected a number > 0, got -1"));
-  EXPECT_THAT(set_refusal({"moe.eval_capacity_factor=0"}), HasSubstr("moe.eval_capacity_factor"));
+  EXPECT_THAT(set_refusal({"moe.eval_capacity_factor=-1"}), HasSubstr("moe.eval_capacity_factor"));
   EXPECT_THAT(set_refusal({"model.heads=5"}), HasSubstr("test.yaml: model.heads"));
   EXPECT_EQ(set_refusal({"model.stem=conv", "model.image_size=24", "model.patch_size=6"}),
             "test.yaml: model.patch_size: expected a power of two with model.stem: conv, got 6");
   EXPECT_EQ(set_refusal({"model.attention=lsa", "model.image_size=4", "model.patch_size=4"}),
             "test.yaml: model.attention: expected standard when the image is a single token, got "
             "lsa");
+}
+
+TEST(Config, BiasBalancingZeroesTheBalanceLossesNotGivenExplicitly) {
+  const Config loss = parse_config("", "x", {});
+  EXPECT_EQ(loss.model.moe.balance, BalanceMethod::kLoss);
+  EXPECT_GT(loss.model.moe.loss_weights.importance, 0);  // V-MoE's defaults stay without bias
+  const Config bias = parse_config("moe: {balance: bias, loss: {switch: 0.001}}\n", "x", {});
+  EXPECT_EQ(bias.model.moe.loss_weights.importance, 0);
+  EXPECT_EQ(bias.model.moe.loss_weights.load, 0);
+  EXPECT_EQ(bias.model.moe.loss_weights.switch_balance, 0.001);  // given: kept
+  const Config by_set = parse_config("", "x", {"moe.balance=bias", "moe.loss.load=0.002"});
+  EXPECT_EQ(by_set.model.moe.loss_weights.importance, 0);
+  EXPECT_EQ(by_set.model.moe.loss_weights.load, 0.002);
+  // The resolved config (config.yaml of a run) reads back to the same weights.
+  expect_same_values(bias, parse_config(dump_config(bias), "dump", {}));
+  // Global scope is allowed with the bias alone (its loads are always global).
+  EXPECT_EQ(parse_config("", "x", {"moe.balance=bias", "moe.balance_scope=global"})
+                .model.moe.balance_scope,
+            BalanceScope::kGlobal);
+}
+
+TEST(ConfigRefusal, NewRoutingKeysNameTheKeyExpectedAndGot) {
+  EXPECT_EQ(set_refusal({"moe.top_p=1.5"}),
+            "test.yaml: moe.top_p: expected 0 (off) or a number in (0, 1], got 1.5");
+  EXPECT_THAT(set_refusal({"moe.router=soft", "moe.top_p=0.5"}),
+              HasSubstr("test.yaml: moe.top_p: expected 0 unless moe.router is topk or priority"));
+  EXPECT_THAT(set_refusal({"moe.router=expert_choice", "moe.balance=bias"}),
+              HasSubstr("test.yaml: moe.balance: expected loss unless moe.router is topk or "
+                        "priority"));
+  EXPECT_THAT(set_refusal({"moe.router=soft", "moe.gate=sigmoid"}),
+              HasSubstr("test.yaml: moe.gate: expected softmax with moe.router: soft"));
+  EXPECT_EQ(set_refusal({"moe.shared_experts=-1"}),
+            "test.yaml: moe.shared_experts: expected an integer >= 0, got -1");
+  EXPECT_EQ(set_refusal({"moe.bias_rate=-0.1"}),
+            "test.yaml: moe.bias_rate: expected a number >= 0, got -0.1");
+  EXPECT_THAT(set_refusal({"moe.gate=tanh"}), HasSubstr("expected one of softmax|sigmoid"));
+  EXPECT_THAT(set_refusal({"moe.router=experts_choice"}),
+              HasSubstr("expected one of none|dense|topk|priority|soft|expert_choice"));
 }
 
 TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {

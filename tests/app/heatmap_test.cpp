@@ -161,7 +161,8 @@ TEST(HeatmapPalette, SixteenDistinctColoursThenItCycles) {
 }
 
 TEST(HeatmapRouting, TokenChoicePlanMapsOntoEachImagesPatchesWithoutTheClassToken) {
-  // One group of 2 images × (class token + 4 patches), K = 2, capacity 2.
+  // One group of 2 images × (class token + 4 patches), K = 2, capacity 2. The gates rise with
+  // the choice here, so where both choices were processed the second (larger gate) is shown.
   const torch::Tensor expert_index =
       torch::tensor({0, 1, 2, 3, 1, 0, 2, 0, 3, 1, 0, 2, 1, 3, 1, 2, 3, 0, 0, 1}).view({1, 10, 2});
   const torch::Tensor slot_index =
@@ -171,14 +172,22 @@ TEST(HeatmapRouting, TokenChoicePlanMapsOntoEachImagesPatchesWithoutTheClassToke
                                                    /*num_experts=*/4, /*capacity=*/2);
   const PatchExperts experts = patch_experts(plan, /*batch_size=*/2, /*leading_tokens=*/1);
   EXPECT_FALSE(experts.soft);
-  EXPECT_TRUE(torch::equal(experts.expert, torch::tensor({{2, 1, 2, 3}, {1, 1, 3, 0}})));
+  // The processed choice of the largest gate, or the first choice where neither was processed
+  // (image 1's patches 1 and 3: slots 2 and 2, 2 and 3, both over capacity).
+  EXPECT_TRUE(torch::equal(experts.expert, torch::tensor({{3, 0, 0, 1}, {3, 1, 0, 0}})));
   EXPECT_TRUE(torch::equal(
-      experts.dropped, torch::tensor({{false, false, false, true}, {false, true, true, true}})));
-  EXPECT_TRUE(torch::allclose(experts.weight, gate.view({2, 5, 2}).narrow(1, 1, 4).select(2, 0)));
+      experts.dropped, torch::tensor({{false, false, false, false}, {false, true, false, true}})));
+  const torch::Tensor shown_choice = torch::tensor({{1, 1, 1, 1}, {1, 0, 1, 0}}, torch::kLong);
+  EXPECT_TRUE(torch::allclose(
+      experts.weight,
+      gate.view({2, 5, 2}).narrow(1, 1, 4).gather(2, shown_choice.unsqueeze(2)).squeeze(2)));
+  EXPECT_TRUE(torch::equal(experts.experts_per_patch,
+                           torch::tensor({{2, 2, 2, 1}, {2, 0, 1, 0}}, torch::kLong)));
 
   const ExpertAssignment second = image_assignment(experts, 1, /*patches_per_side=*/2);
-  EXPECT_EQ(second.expert, (std::vector<int64_t>{1, 1, 3, 0}));
-  EXPECT_EQ(second.dropped, (std::vector<uint8_t>{0, 1, 1, 1}));
+  EXPECT_EQ(second.expert, (std::vector<int64_t>{3, 1, 0, 0}));
+  EXPECT_EQ(second.dropped, (std::vector<uint8_t>{0, 1, 0, 1}));
+  EXPECT_EQ(second.experts_per_patch, (std::vector<int64_t>{2, 0, 1, 0}));
   EXPECT_EQ(second.num_experts, 4);
   EXPECT_NE(testing::error_message([&] { image_assignment(experts, 0, 3); }).find("not a grid"),
             std::string::npos);

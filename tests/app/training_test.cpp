@@ -57,6 +57,32 @@ TEST(Training, TwoEpochsThenResumeEqualsFourEpochsStraight) {
   }
 }
 
+// DeepSeek-V3's balancing bias is state: a resumed run continues from the checkpoint's bias and
+// ends where the straight run ends, parameters and bias alike.
+TEST(Training, BiasBalancedRunResumesExactlyWithItsBias) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  const auto config_for = [&](const std::string& out) {
+    return parse_config(testing::tiny_config_yaml(dir / "data", out, "topk", 4), "test.yaml",
+                        {"moe.gate=sigmoid", "moe.balance=bias", "moe.bias_rate=0.01", "moe.k=2",
+                         "moe.shared_experts=1", "data.hflip=0.5"});
+  };
+  const VisionTransformer straight = run(config_for(dir / "a"), "", 4);
+  run(config_for(dir / "b"), "", 2);
+  const VisionTransformer resumed = run(config_for(dir / "b"), dir / "b/last.pt", 4);
+  const auto expected = straight->named_parameters();
+  for (const auto& item : resumed->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key();
+  const auto expected_buffers = straight->named_buffers();
+  ASSERT_EQ(resumed->named_buffers().size(), 1u);  // blocks.1.moe.expert_bias
+  for (const auto& item : resumed->named_buffers()) {
+    EXPECT_TRUE(torch::equal(item.value(), expected_buffers[item.key()])) << item.key();
+    // It moved in steps of the rate (4 epochs × 3 steps = 12 updates of ±0.01 or 0).
+    EXPECT_GT(item.value().abs().max().item<float>(), 0.005) << item.key();
+    EXPECT_LE(item.value().abs().max().item<float>(), 0.12 + 1e-6) << item.key();
+  }
+}
+
 // The averaged weights a checkpoint holds, in a model built from its config.
 VisionTransformer averaged_weights_of(const std::string& checkpoint_path) {
   CheckpointReader checkpoint(checkpoint_path);
@@ -190,7 +216,11 @@ TEST(Training, ValidationWarnsAboutLayersWhoseExpertsReachTheResidualWeakly) {
     return stats;
   };
   EvalResult result;
-  result.routing = {{1, stats_with_weight(0.125)}, {3, stats_with_weight(0.3)}};
+  // Block 5's experts were cut on purpose (eval capacity factor 0): routed, none reached.
+  RoutingStats cut = stats_with_weight(0.0);
+  cut.routed_tokens = 8;
+  cut.reached_tokens = 0;
+  result.routing = {{1, stats_with_weight(0.125)}, {3, stats_with_weight(0.3)}, {5, cut}};
   const std::vector<std::string> warnings = result.routing_warnings();
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("block 1: the experts' outputs reach the residual at a mean weight "
