@@ -5,8 +5,10 @@ namespace moevit {
 at::Tensor chosen_expert_counts(const DispatchPlan& plan) {
   TORCH_CHECK(!plan.is_soft(), "chosen_expert_counts: expected a token-choice plan");
   const at::Tensor chosen = plan.slot_index.detach().ge(0).reshape(-1).to(at::kDouble);
+  // On the CPU whatever the plan's device: E numbers, summed over steps and all-reduced by Gloo.
   return at::zeros({plan.num_experts}, chosen.options())
-      .index_add_(0, plan.expert_index.detach().reshape(-1), chosen);
+      .index_add_(0, plan.expert_index.detach().reshape(-1), chosen)
+      .cpu();
 }
 
 void update_expert_bias(at::Tensor& bias, const at::Tensor& load, double rate) {

@@ -11,7 +11,8 @@
 
 namespace moevit {
 
-// Tokens that chose each expert, before capacity drops: [E] float64, from a token-choice plan.
+// Tokens that chose each expert, before capacity drops: [E] float64 on the CPU, from a
+// token-choice plan.
 // (With the bias, "chose" means among the token's top-k of score + bias.)
 at::Tensor chosen_expert_counts(const DispatchPlan& plan);
 
