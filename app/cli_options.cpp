@@ -1,6 +1,7 @@
 #include "app/cli_options.h"
 
 #include <cstdio>
+#include <sstream>
 #include <stdexcept>
 
 namespace moevit {
@@ -38,6 +39,13 @@ std::vector<std::string> run_overrides(const cxxopts::ParseResult& options) {
   if (options.count("threads"))
     overrides.push_back("run.threads=" + options["threads"].as<std::string>());
   return overrides;
+}
+
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::istringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) items.push_back(item);
+  return items;
 }
 
 std::string option_or(const cxxopts::ParseResult& options, const std::string& name,

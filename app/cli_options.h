@@ -1,6 +1,11 @@
 // Shared command-line plumbing of the subcommands (cxxopts).
 #pragma once
 
+// cxxopts splits every value of a list option at commas, which cut `--set moe.blocks=[1,3]` in
+// two and a file name with a comma in pieces. No value is split here (the unit separator never
+// appears in one); the options that take comma lists split them with comma_list. Every file
+// that uses cxxopts includes it through this header, so all agree on the delimiter.
+#define CXXOPTS_VECTOR_DELIMITER '\x1f'
 #include <cxxopts.hpp>
 
 #include <string>
@@ -25,6 +30,9 @@ void add_run_options(cxxopts::Options& parser);
 // The overrides of a parsed command line: every --set, then --device/--threads as
 // run.device=/run.threads= (so they win over the file).
 std::vector<std::string> run_overrides(const cxxopts::ParseResult& options);
+
+// "4,8,16" → {"4", "8", "16"}; an empty text gives no items.
+std::vector<std::string> comma_list(const std::string& text);
 
 // The string value of an option, or `fallback` when it was not given.
 std::string option_or(const cxxopts::ParseResult& options, const std::string& name,

@@ -3,6 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "app/benchmark.h"
 #include "app/cli_options.h"
@@ -26,6 +30,22 @@ void print_layer_parts(const LayerPartTimes& parts, int64_t batch_size) {
       parts.experts_ms, parts.combine_ms);
 }
 
+// --experts 4,8,16 → {4, 8, 16}.
+std::vector<int64_t> expert_counts(const std::string& text) {
+  const std::invalid_argument refusal(
+      "bench: --experts: expected expert counts >= 1 separated by commas (e.g. 4,8,16), got '" +
+      text + "'");
+  std::vector<int64_t> counts;
+  for (const std::string& item : comma_list(text)) {
+    char* end = nullptr;
+    const long long count = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || count < 1) throw refusal;
+    counts.push_back(count);
+  }
+  if (counts.empty()) throw refusal;
+  return counts;
+}
+
 }  // namespace
 
 int run_bench(const CommandArgs& args) {
@@ -36,8 +56,9 @@ int run_bench(const CommandArgs& args) {
   parser.add_options()("steps", "timed steps", cxxopts::value<int64_t>()->default_value("10"))(
       "warmup", "untimed steps first", cxxopts::value<int64_t>()->default_value("2"))(
       "batch", "images per step (default: optim.batch_size)", cxxopts::value<int64_t>())(
-      "experts", "also time the MoE layer against the dense FFN for each of these expert counts",
-      cxxopts::value<std::vector<int64_t>>())(
+      "experts",
+      "also time the MoE layer against the dense FFN for each of these expert counts (e.g. 4,8,16)",
+      cxxopts::value<std::string>())(
       "profile", "write a Chrome trace of --steps more training steps to this file",
       cxxopts::value<std::string>())("json", "print one JSON object");
   const cxxopts::ParseResult options = parse_command_line(parser, args);
@@ -45,6 +66,9 @@ int run_bench(const CommandArgs& args) {
   if (!options.count("config"))
     throw std::invalid_argument("bench: --config FILE is required (e.g. configs/fmnist-soft.yaml)");
   const Config config = load_config(options["config"].as<std::string>(), run_overrides(options));
+  const std::vector<int64_t> experts = options.count("experts")
+                                           ? expert_counts(options["experts"].as<std::string>())
+                                           : std::vector<int64_t>{};
   BenchOptions bench;
   bench.steps = options["steps"].as<int64_t>();
   bench.warmup_steps = options["warmup"].as<int64_t>();
@@ -60,10 +84,8 @@ int run_bench(const CommandArgs& args) {
   const ThroughputResult result = measure_throughput(config.model, runtime, bench);
   const LayerPartTimes parts = measure_layer_parts(config.model, runtime, bench);
   const std::vector<std::pair<int64_t, double>> ratios =
-      options.count("experts")
-          ? moe_over_dense_by_experts(config.model, runtime, bench,
-                                      options["experts"].as<std::vector<int64_t>>())
-          : std::vector<std::pair<int64_t, double>>{};
+      experts.empty() ? std::vector<std::pair<int64_t, double>>{}
+                      : moe_over_dense_by_experts(config.model, runtime, bench, experts);
   const bool bf16_native = runtime.device.is_cuda() || cpu_supports_bf16();
   const double peak_fp32 = measure_gemm_gflops(runtime, /*bf16=*/false);
   const double peak_bf16 = bf16_native ? measure_gemm_gflops(runtime, /*bf16=*/true) : 0.0;

@@ -68,7 +68,7 @@ int run_prepare(const CommandArgs& args) {
       "images", "IDX images file (.gz or raw)", cxxopts::value<std::string>())(
       "labels", "IDX labels file (.gz or raw)", cxxopts::value<std::string>())(
       "split", "split folder name", cxxopts::value<std::string>())(
-      "names", "class names by label", cxxopts::value<std::vector<std::string>>())(
+      "names", "class names by label, separated by commas", cxxopts::value<std::string>())(
       "h,help", "show this help");
   const cxxopts::ParseResult options =
       parse_command_line(parser, CommandArgs(args.begin() + 1, args.end()));
@@ -85,7 +85,7 @@ int run_prepare(const CommandArgs& args) {
   } else {
     refuse_options(options, {"source"}, source);
     const std::vector<std::string> names =
-        options.count("names") ? options["names"].as<std::vector<std::string>>() : digit_names(10);
+        options.count("names") ? comma_list(options["names"].as<std::string>()) : digit_names(10);
     conversions.push_back(
         convert_idx_to_folder(required(options, "images"), required(options, "labels"), names,
                               required(options, "out"), option_or(options, "split", "train")));

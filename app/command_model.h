@@ -2,10 +2,9 @@
 // command line's overrides, set up the runtime and move the model onto its device.
 #pragma once
 
-#include <cxxopts.hpp>
-
 #include <string>
 
+#include "app/cli_options.h"
 #include "app/model_loading.h"
 #include "app/runtime.h"
 

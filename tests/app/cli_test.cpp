@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app/cli_options.h"
 #include "app/metrics_log.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
@@ -163,6 +164,28 @@ TEST(Cli, BenchComparesTheMoeLayerWithDenseForEachExpertCount) {
       run_command(bench + MOEVIT_SOURCE_DIR "/configs/fmnist-dense.yaml --experts 8");
   EXPECT_EQ(dense.exit_code, 1);
   EXPECT_NE(dense.output.find("moe.router"), std::string::npos) << dense.output;
+  // A list that is not of counts: refused in one line, before any timing.
+  const auto bad = run_command(bench + MOEVIT_SOURCE_DIR "/configs/fmnist-soft.yaml --experts 2,x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--experts: expected expert counts >= 1 separated by commas"),
+            std::string::npos)
+      << bad.output;
+}
+
+// cxxopts used to split every --set at its commas: moe.blocks=[1,3] became "moe.blocks=[1" and
+// "3]", and the example in configs/vit-s16-soft.yaml was refused.
+TEST(Cli, SetKeepsAListValueWhole) {
+  cxxopts::Options parser("moevit test", "");
+  add_run_options(parser);
+  parser.add_options()("paths", "", cxxopts::value<std::vector<std::string>>());
+  parser.parse_positional({"paths"});
+  const cxxopts::ParseResult options = parse_command_line(
+      parser, {"--set", "moe.blocks=[1,3]", "--set", "moe.k=2", "a,b.png", "c.png"});
+  EXPECT_EQ(run_overrides(options), (std::vector<std::string>{"moe.blocks=[1,3]", "moe.k=2"}));
+  EXPECT_EQ(options["paths"].as<std::vector<std::string>>(),
+            (std::vector<std::string>{"a,b.png", "c.png"}));
+  EXPECT_EQ(comma_list("4,8,16"), (std::vector<std::string>{"4", "8", "16"}));
+  EXPECT_TRUE(comma_list("").empty());
 }
 
 TEST(Cli, BenchWritesAProfilerTraceThatParses) {
