@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "moe/host_memory.h"
+#include "ops/host_memory.h"
 
 namespace moevit {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "app/config.h"
-#include "moe/autocast.h"
+#include "ops/autocast.h"
 
 namespace moevit {
 
@@ -29,7 +29,7 @@ std::string cpu_model_name();
 Runtime configure_runtime(const RunConfig& run, std::string* warning);
 
 // RAII: bf16 autocast on the runtime's device for the scope (one training step, one eval
-// batch), when its precision is bf16 (moe/autocast.h).
+// batch), when its precision is bf16 (ops/autocast.h).
 class AutocastScope : public Bf16AutocastScope {
  public:
   explicit AutocastScope(const Runtime& runtime)

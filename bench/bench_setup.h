@@ -15,12 +15,12 @@
 #include <string>
 #include <thread>
 
-#include "moe/autocast.h"
-#include "moe/host_memory.h"
+#include "ops/autocast.h"
+#include "ops/host_memory.h"
 
 namespace moevit {
 
-// LibTorch on every core, and the trainer's allocator policy (moe/host_memory.h): without it a
+// LibTorch on every core, and the trainer's allocator policy (ops/host_memory.h): without it a
 // benchmark would time page faults the trainer never pays.
 inline void use_every_core() {
   static const bool once = [] {

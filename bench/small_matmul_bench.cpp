@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "bench/bench_setup.h"
-#include "moe/small_matmul.h"
+#include "ops/small_matmul.h"
 
 namespace moevit {
 namespace {

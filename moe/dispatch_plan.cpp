@@ -3,7 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "moe/dispatch_kernels.h"
-#include "moe/small_matmul.h"
+#include "ops/small_matmul.h"
 
 namespace moevit {
 

@@ -4,7 +4,6 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "moe/autocast.h"
 #include "moe/bias_balance.h"
 #include "moe/capacity.h"
 #include "moe/dispatch_plan.h"
@@ -12,6 +11,7 @@
 #include "moe/gating.h"
 #include "moe/soft_router.h"
 #include "moe/token_choice_router.h"
+#include "ops/autocast.h"
 
 namespace moevit {
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The checks a CUDA machine can do that this project's CPU machines cannot, as one short script
 # (a GPU is lent only now and then, for minutes):
-#   1. vit/ + moe/ and their tests build against that machine's LibTorch 2.x (a pip torch with
-#      CUDA), without OpenCV, and every core test passes there, tests/vit/cuda_test.cpp included
-#      (the model on the GPU equals the model on the CPU, fp32 and bf16 autocast);
+#   1. ops/ + moe/ + vit/ and their tests build against that machine's LibTorch 2.x (a pip torch
+#      with CUDA), without OpenCV, and every core test passes there, tests/vit/cuda_test.cpp
+#      included (the model on the GPU equals the model on the CPU, fp32 and bf16 autocast);
 #   2. the core micro-benchmarks (bench/, Google Benchmark) on the GPU, fp32 and bf16 autocast;
 #   3. every other translation unit (app/, datasets/, their tests) compiles against that LibTorch,
 #      with the headers the GPU image lacks (OpenCV, yaml-cpp, …) copied from this machine.

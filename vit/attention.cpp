@@ -5,14 +5,14 @@
 #include <cmath>
 #include <limits>
 
-#include "moe/small_matmul.h"
+#include "ops/small_matmul.h"
 #include "vit/linear.h"
 
 namespace moevit {
 
 torch::Tensor attention_weights(const torch::Tensor& scaled_query, const torch::Tensor& key,
                                 bool mask_self) {
-  // B·heads products of N×d by d×N: small_matmul, not matmul (see moe/small_matmul.h).
+  // B·heads products of N×d by d×N: small_matmul, not matmul (see ops/small_matmul.h).
   torch::Tensor scores = small_matmul(scaled_query, key.transpose(-2, -1));
   if (mask_self) {
     const int64_t length = scores.size(-1);

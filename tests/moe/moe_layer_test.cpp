@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "moe/autocast.h"
 #include "moe/bias_balance.h"
 #include "moe/dispatch_plan.h"
 #include "moe/routing_stats.h"
+#include "ops/autocast.h"
 #include "tests/moe/moe_layer_helpers.h"
 #include "vit/mlp.h"
 

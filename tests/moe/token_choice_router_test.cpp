@@ -5,11 +5,11 @@
 
 #include <vector>
 
-#include "moe/autocast.h"
 #include "moe/dispatch_plan.h"
 #include "moe/gating.h"
 #include "moe/routing_stats.h"
 #include "moe/slot_assignment.h"
+#include "ops/autocast.h"
 
 namespace moevit {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "moe/autocast.h"
 #include "moe/routing_stats.h"
+#include "ops/autocast.h"
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 

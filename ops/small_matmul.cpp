@@ -1,6 +1,6 @@
-#include "moe/small_matmul.h"
+#include "ops/small_matmul.h"
 
-#include "moe/autocast.h"
+#include "ops/autocast.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>

@@ -1,4 +1,4 @@
-#include "moe/autocast.h"
+#include "ops/autocast.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>

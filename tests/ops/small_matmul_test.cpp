@@ -1,4 +1,4 @@
-#include "moe/small_matmul.h"
+#include "ops/small_matmul.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

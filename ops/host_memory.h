@@ -1,6 +1,6 @@
 // How LibTorch's CPU tensors get their memory from glibc, for the whole process (the trainer,
-// the benchmarks). A policy, not a model part: it lives beside the MoE because the experts'
-// weight gradients are the largest blocks a step allocates and frees.
+// the benchmarks). A policy, not a model part: the experts' weight gradients are the largest
+// blocks a step allocates and frees, but nothing here knows of experts.
 #pragma once
 
 namespace moevit {

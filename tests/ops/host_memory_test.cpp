@@ -1,4 +1,4 @@
-#include "moe/host_memory.h"
+#include "ops/host_memory.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
