@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "app/benchmark.h"
 #include "app/cli_options.h"
 #include "app/commands.h"
-#include "app/config.h"
-#include "app/layer_benchmark.h"
+#include "app/perf/benchmark.h"
+#include "app/perf/layer_benchmark.h"
+#include "app/run/config.h"
 
 namespace moevit {
 

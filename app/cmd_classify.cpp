@@ -2,11 +2,11 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "app/classification.h"
 #include "app/cli_options.h"
 #include "app/command_model.h"
 #include "app/commands.h"
-#include "app/image_files.h"
+#include "app/eval/classification.h"
+#include "app/run/image_files.h"
 
 namespace moevit {
 

@@ -4,16 +4,17 @@
 #include <filesystem>
 #include <sstream>
 
-#include "app/canvas.h"
-#include "app/capacity_sweep.h"
-#include "app/checkpoint.h"
 #include "app/cli_options.h"
 #include "app/command_model.h"
 #include "app/commands.h"
-#include "app/data_setup.h"
-#include "app/evaluation.h"
-#include "app/metrics_log.h"
-#include "app/runtime.h"
+#include "app/eval/capacity_sweep.h"
+#include "app/eval/evaluation.h"
+#include "app/eval/metrics_log.h"
+#include "app/figures/sweep_figure.h"
+#include "app/run/atomic_write.h"
+#include "app/run/checkpoint.h"
+#include "app/run/data_setup.h"
+#include "app/run/runtime.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 

@@ -5,8 +5,8 @@
 #include "app/cli_options.h"
 #include "app/command_model.h"
 #include "app/commands.h"
-#include "app/heatmap_writer.h"
-#include "app/image_files.h"
+#include "app/figures/heatmap_writer.h"
+#include "app/run/image_files.h"
 
 namespace moevit {
 

@@ -5,7 +5,7 @@
 
 #include "app/cli_options.h"
 #include "app/commands.h"
-#include "app/config.h"
+#include "app/run/config.h"
 #include "moe/capacity.h"
 #include "vit/parameter_count.h"
 #include "vit/vision_transformer.h"

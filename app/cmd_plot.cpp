@@ -5,7 +5,7 @@
 
 #include "app/cli_options.h"
 #include "app/commands.h"
-#include "app/curves.h"
+#include "app/figures/curves.h"
 
 namespace moevit {
 

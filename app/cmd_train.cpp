@@ -4,22 +4,23 @@
 
 #include <filesystem>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
 
-#include "app/canvas.h"
-#include "app/checkpoint.h"
 #include "app/cli_options.h"
 #include "app/commands.h"
-#include "app/data_setup.h"
-#include "app/distributed.h"
-#include "app/launcher.h"
-#include "app/runtime.h"
-#include "app/training.h"
+#include "app/distributed/distributed.h"
+#include "app/distributed/launcher.h"
+#include "app/distributed/world_setup.h"
+#include "app/run/atomic_write.h"
+#include "app/run/checkpoint.h"
+#include "app/run/data_setup.h"
+#include "app/run/runtime.h"
+#include "app/train/training.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 
@@ -60,38 +61,14 @@ Config config_for_run(const cxxopts::ParseResult& options, const std::string& re
   return parse_config(read_checkpoint_state(resume_path).config_yaml, resume_path, overrides);
 }
 
-// This process's place in a data-parallel job: --rank/--world-size/--master, else the torchrun
-// variables, else a single process.
-WorldOptions world_options(const cxxopts::ParseResult& options, const Config& config) {
-  WorldOptions world;
-  const auto from_environment =
-      world_from_environment([](const std::string& name) -> std::optional<std::string> {
-        const char* value = std::getenv(name.c_str());
-        return value ? std::optional<std::string>(value) : std::nullopt;
-      });
-  if (from_environment) world = *from_environment;
-  if (options.count("world-size")) world.world_size = options["world-size"].as<int64_t>();
-  if (options.count("rank")) world.rank = options["rank"].as<int64_t>();
-  if (options.count("master")) parse_master_address(options["master"].as<std::string>(), world);
-  if (options.count("backend")) world.backend = options["backend"].as<std::string>();
-  world.timeout = std::chrono::seconds(config.run.collective_timeout_s);
-  world.check();
-  return world;
-}
-
-// The arguments each launched rank gets: ours without --nproc and its value.
-std::vector<std::string> arguments_without_nproc(const CommandArgs& args) {
-  std::vector<std::string> kept{"train"};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& argument = args[i];
-    if (argument == "--nproc") {
-      ++i;
-      continue;
-    }
-    if (argument.rfind("--nproc=", 0) == 0) continue;
-    kept.push_back(argument);
-  }
-  return kept;
+// The data-parallel options given on the command line.
+WorldFlags world_flags(const cxxopts::ParseResult& options) {
+  WorldFlags flags;
+  if (options.count("world-size")) flags.world_size = options["world-size"].as<int64_t>();
+  if (options.count("rank")) flags.rank = options["rank"].as<int64_t>();
+  if (options.count("master")) flags.master = options["master"].as<std::string>();
+  if (options.count("backend")) flags.backend = options["backend"].as<std::string>();
+  return flags;
 }
 
 }  // namespace
@@ -112,14 +89,10 @@ int run_train(const CommandArgs& args) {
                                      cxxopts::value<std::string>());
   const cxxopts::ParseResult options = parse_command_line(parser, args);
   if (print_help_if_asked(parser, options)) return 0;
-  if (options.count("nproc") && !std::getenv("RANK")) {
-    LaunchOptions launch;
-    launch.num_processes = options["nproc"].as<int64_t>();
-    launch.arguments = arguments_without_nproc(args);
-    launch.threads_per_process = std::max<int64_t>(
-        1, static_cast<int64_t>(std::thread::hardware_concurrency()) / launch.num_processes);
-    return launch_local_processes(launch);
-  }
+  if (options.count("nproc"))
+    if (const std::optional<LaunchOptions> launch =
+            local_launch_options(args, options["nproc"].as<int64_t>()))
+      return launch_local_processes(*launch);
   const std::string resume_path =
       options.count("resume") ? resolve_resume_path(options["resume"].as<std::string>()) : "";
   Config config = config_for_run(options, resume_path);
@@ -132,7 +105,8 @@ int run_train(const CommandArgs& args) {
                                 ": moe.eval_capacity_factor: expected a number > 0 for training "
                                 "(0 cuts the experts; use it with eval), got 0");
 
-  World world(world_options(options, config));
+  World world(resolve_world_options(world_flags(options),
+                                    std::chrono::seconds(config.run.collective_timeout_s)));
   const bool is_main = world.is_main();
   std::string warning;
   const Runtime runtime = configure_runtime(config.run, &warning);

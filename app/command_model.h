@@ -5,8 +5,8 @@
 #include <string>
 
 #include "app/cli_options.h"
-#include "app/model_loading.h"
-#include "app/runtime.h"
+#include "app/run/model_loading.h"
+#include "app/run/runtime.h"
 
 namespace moevit {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "app/spellcheck.h"
+#include "app/run/spellcheck.h"
 
 namespace {
 

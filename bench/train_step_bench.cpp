@@ -27,7 +27,7 @@ void BM_TrainStep(benchmark::State& state) {
   VisionTransformer model(fmnist_backbone(static_cast<RouterKind>(state.range(0))));
   model->to(target->device);
   // LibTorch's AdamW: this binary links the core only; `moevit bench` times the trainer's
-  // FusedAdamW (app/fused_adamw.h).
+  // FusedAdamW (app/train/fused_adamw.h).
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
   const torch::Tensor images = torch::randn({kBatch, 1, 28, 28}, target->device);
   const torch::Tensor labels =

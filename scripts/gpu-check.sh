@@ -112,8 +112,8 @@ flags += ['-DMOEVIT_SOURCE_DIR="/x"',
           '-DMOEVIT_BINARY="/x"', "-fsyntax-only"]
 for extra in ("include", "include/opencv4", "include/x86_64-linux-gnu/opencv4"):
     flags += ["-idirafter", f"{deps}/{extra}"]
-files = sorted(sum((glob.glob(g) for g in ("app/*.cpp", "datasets/*.cpp", "tests/app/*.cpp",
-                                           "tests/datasets/*.cpp", "tests/support/*.cpp")), []))
+files = sorted(sum((glob.glob(g, recursive=True) for g in ("app/**/*.cpp", "datasets/*.cpp",
+                    "tests/app/**/*.cpp", "tests/datasets/*.cpp", "tests/support/*.cpp")), []))
 def check(path):
     return path, subprocess.run([compiler, *flags, path], capture_output=True, text=True)
 with concurrent.futures.ThreadPoolExecutor(jobs) as pool:

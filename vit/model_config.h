@@ -1,5 +1,5 @@
 // Everything that defines a model's architecture, in one typed struct. Read from YAML in
-// app/config; checked once by `check_model_config` when the model is built.
+// app/run/config; checked once by `check_model_config` when the model is built.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "app/checkpoint.h"
+#include "app/run/checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -6,10 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "app/config.h"
-#include "app/fused_adamw.h"
-#include "app/model_loading.h"
-#include "app/optimizer_setup.h"
+#include "app/run/atomic_write.h"
+#include "app/run/config.h"
+#include "app/run/model_loading.h"
+#include "app/train/fused_adamw.h"
+#include "app/train/optimizer_setup.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 #include "tests/support/tiny_model.h"

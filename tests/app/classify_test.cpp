@@ -1,6 +1,6 @@
 // moevit classify: the library pieces (file listing, top predictions) on constructed inputs,
 // then the command end to end on a tiny model trained once for the suite.
-#include "app/classification.h"
+#include "app/eval/classification.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/image_files.h"
+#include "app/run/image_files.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "app/cli_options.h"
-#include "app/metrics_log.h"
+#include "app/eval/metrics_log.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 

@@ -1,4 +1,4 @@
-#include "app/config.h"
+#include "app/run/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "app/config_fields.h"
+#include "app/run/config_fields.h"
 
 namespace moevit {
 namespace {

@@ -1,4 +1,4 @@
-#include "app/curves.h"
+#include "app/figures/curves.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-// A metrics.jsonl record as app/training.cpp writes it; one routing entry per dropped rate,
+// A metrics.jsonl record as app/train/training.cpp writes it; one routing entry per dropped rate,
 // for blocks 1, 3, 5, ...
 nlohmann::json epoch_record(int epoch, double train_loss, double val_loss, double top1, double top5,
                             const std::vector<double>& dropped) {

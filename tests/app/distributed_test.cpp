@@ -1,6 +1,6 @@
 // Data-parallel training over c10d Gloo: the collectives in one process (two threads as two
 // ranks), then whole jobs of two processes through the moevit executable on loopback.
-#include "app/distributed.h"
+#include "app/distributed/distributed.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,10 +15,10 @@
 #include <map>
 #include <thread>
 
-#include "app/checkpoint.h"
-#include "app/config.h"
-#include "app/global_balance.h"
-#include "app/launcher.h"
+#include "app/distributed/launcher.h"
+#include "app/run/checkpoint.h"
+#include "app/run/config.h"
+#include "app/train/global_balance.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 #include "vit/vision_transformer.h"

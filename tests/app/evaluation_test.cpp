@@ -1,11 +1,11 @@
-#include "app/evaluation.h"
+#include "app/eval/evaluation.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "app/config.h"
-#include "app/data_setup.h"
-#include "app/runtime.h"
+#include "app/run/config.h"
+#include "app/run/data_setup.h"
+#include "app/run/runtime.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "tests/app/run_fixtures.h"

@@ -1,4 +1,4 @@
-#include "app/fused_adamw.h"
+#include "app/train/fused_adamw.h"
 
 #include <gtest/gtest.h>
 

@@ -10,10 +10,10 @@
 #include <set>
 #include <sstream>
 
-#include "app/expert_by_class.h"
-#include "app/expert_palette.h"
-#include "app/heatmap_render.h"
-#include "app/heatmap_routing.h"
+#include "app/figures/expert_by_class.h"
+#include "app/figures/expert_palette.h"
+#include "app/figures/heatmap_render.h"
+#include "app/figures/heatmap_routing.h"
 #include "moe/dispatch_plan.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"

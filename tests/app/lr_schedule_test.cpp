@@ -1,4 +1,4 @@
-#include "app/lr_schedule.h"
+#include "app/train/lr_schedule.h"
 
 #include <gtest/gtest.h>
 

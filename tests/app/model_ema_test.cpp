@@ -1,4 +1,4 @@
-#include "app/model_ema.h"
+#include "app/train/model_ema.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,10 +1,10 @@
-#include "app/optimizer_setup.h"
+#include "app/train/optimizer_setup.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "app/config.h"
+#include "app/run/config.h"
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 

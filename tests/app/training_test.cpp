@@ -1,15 +1,15 @@
-#include "app/training.h"
+#include "app/train/training.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 
-#include "app/checkpoint.h"
-#include "app/data_setup.h"
-#include "app/evaluation.h"
-#include "app/metrics_log.h"
-#include "app/model_loading.h"
+#include "app/eval/evaluation.h"
+#include "app/eval/metrics_log.h"
+#include "app/run/checkpoint.h"
+#include "app/run/data_setup.h"
+#include "app/run/model_loading.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "tests/app/run_fixtures.h"
