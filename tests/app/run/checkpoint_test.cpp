@@ -3,10 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <filesystem>
-#include <fstream>
-
-#include "app/run/atomic_write.h"
 #include "app/run/config.h"
 #include "app/run/model_loading.h"
 #include "app/train/fused_adamw.h"
@@ -23,11 +19,6 @@ using testing::TempDir;
 
 ModelConfig small_model() {
   return testing::tiny_model_config(RouterKind::kTopK);
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST(Checkpoint, RoundTripIsBitwiseForWeightsOptimizerAndState) {
@@ -104,22 +95,6 @@ TEST(Checkpoint, LoadedModelHoldsEveryParameterAndBufferOfTheSavedOne) {
   for (const auto& item : saved_buffers)
     EXPECT_TRUE(torch::equal(item.value(), restored_buffers[item.key()])) << item.key();
   EXPECT_FALSE(loaded.model->is_training());
-}
-
-TEST(Checkpoint, AtomicWriteKeepsTheOldFileWhenWritingFails) {
-  TempDir dir;
-  const std::string path = dir / "last.pt";
-  write_atomically(path, [](const std::string& temporary) { std::ofstream(temporary) << "old"; });
-  EXPECT_THROW(write_atomically(path,
-                                [](const std::string& temporary) {
-                                  std::ofstream(temporary) << "half of the new";
-                                  throw std::runtime_error("disk full");  // mid-write failure
-                                }),
-               std::runtime_error);
-  EXPECT_EQ(read_all(path), "old");
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
-  write_atomically(path, [](const std::string& temporary) { std::ofstream(temporary) << "new"; });
-  EXPECT_EQ(read_all(path), "new");
 }
 
 TEST(Checkpoint, ClearErrorsForMissingForeignAndMismatchedFiles) {
