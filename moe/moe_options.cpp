@@ -7,46 +7,6 @@
 
 namespace moevit {
 
-std::string to_string(RouterKind kind) {
-  switch (kind) {
-    case RouterKind::kDense:
-      return "dense";
-    case RouterKind::kTopK:
-      return "topk";
-    case RouterKind::kPriority:
-      return "priority";
-    case RouterKind::kSoft:
-      return "soft";
-    case RouterKind::kExpertChoice:
-      return "expert_choice";
-  }
-  return "unknown";
-}
-
-std::string to_string(PriorityAt when) {
-  switch (when) {
-    case PriorityAt::kTrain:
-      return "train";
-    case PriorityAt::kEval:
-      return "eval";
-    case PriorityAt::kBoth:
-      return "both";
-  }
-  return "unknown";
-}
-
-std::string to_string(BalanceScope scope) {
-  return scope == BalanceScope::kGlobal ? "global" : "micro";
-}
-
-std::string to_string(GateFunction gate) {
-  return gate == GateFunction::kSigmoid ? "sigmoid" : "softmax";
-}
-
-std::string to_string(BalanceMethod method) {
-  return method == BalanceMethod::kBias ? "bias" : "loss";
-}
-
 void require_option(bool condition, const std::string& key, const std::string& expected,
                     const std::string& got) {
   if (!condition) throw std::invalid_argument(key + ": expected " + expected + ", got " + got);

@@ -1,9 +1,13 @@
 // Options of one MoE layer: which router, how many experts, capacity, noise and loss weights.
 // A plain struct with defaults; `check_moe_options` validates it once, at model construction.
+// Each enum's names are the table beside it (ops/enum_names.h): to_string and the config read
+// them.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "ops/enum_names.h"
 
 namespace moevit {
 
@@ -17,12 +21,15 @@ enum class RouterKind {
   // every expert takes its C best tokens of a group; a token may get 0, 1 or several experts.
   kExpertChoice,
 };
+inline constexpr EnumNames<RouterKind> kRouterKindNames{
+    "dense,none|topk|priority|soft|expert_choice"};
 
 // What turns router logits into the affinities that choose experts and weigh their outputs.
 //   kSoftmax: softmax over the experts (V-MoE, Switch).
 //   kSigmoid: an independent sigmoid per expert (DeepSeek-V3, arXiv 2412.19437 §2.1.2): the
 //             affinity does not shrink as 1/E, so the combine weights keep their size with E.
 enum class GateFunction { kSoftmax, kSigmoid };
+inline constexpr EnumNames<GateFunction> kGateFunctionNames{"softmax|sigmoid"};
 
 // How token-choice loads are balanced.
 //   kLoss: the auxiliary losses below (V-MoE, Switch).
@@ -31,22 +38,19 @@ enum class GateFunction { kSoftmax, kSigmoid };
 //          optimizer step by rate · sign(mean load − load of the expert). The loss weights then
 //          default to 0; a weight set explicitly still applies.
 enum class BalanceMethod { kLoss, kBias };
+inline constexpr EnumNames<BalanceMethod> kBalanceMethodNames{"loss|bias"};
 
 // When priority routing (BPR) is applied, for RouterKind::kPriority. vmoe trains without it
 // and switches it on at inference to cut capacity.
 enum class PriorityAt { kTrain, kEval, kBoth };
+inline constexpr EnumNames<PriorityAt> kPriorityAtNames{"train|eval|both"};
 
 // Over which tokens the Switch balance loss counts each expert's top-1 share f_e (Qiu et al.
 // 2025, "Demons in the Detail"): micro = each routing group of this forward (GShard, vmoe);
 // global = the whole global batch, all data-parallel ranks and all accumulation micro-batches of
 // the optimizer step so far. The gate term P_e stays local either way.
 enum class BalanceScope { kMicro, kGlobal };
-
-std::string to_string(RouterKind kind);
-std::string to_string(PriorityAt when);
-std::string to_string(BalanceScope scope);
-std::string to_string(GateFunction gate);
-std::string to_string(BalanceMethod method);
+inline constexpr EnumNames<BalanceScope> kBalanceScopeNames{"micro|global"};
 
 // Auxiliary loss weights; V-MoE paper defaults for importance and load.
 struct AuxLossWeights {
@@ -107,5 +111,14 @@ void require_option(bool condition, const std::string& key, const std::string& e
 
 // A number as a person writes it: -1, 0.25, 1e-05 (not std::to_string's -1.000000).
 std::string format_option_value(double value);
+
+// The tables' hooks for to_string and the config reader (ops/enum_names.h).
+// clang-format off
+constexpr EnumNames<RouterKind> enum_names(RouterKind) { return kRouterKindNames; }
+constexpr EnumNames<GateFunction> enum_names(GateFunction) { return kGateFunctionNames; }
+constexpr EnumNames<BalanceMethod> enum_names(BalanceMethod) { return kBalanceMethodNames; }
+constexpr EnumNames<PriorityAt> enum_names(PriorityAt) { return kPriorityAtNames; }
+constexpr EnumNames<BalanceScope> enum_names(BalanceScope) { return kBalanceScopeNames; }
+// clang-format on
 
 }  // namespace moevit

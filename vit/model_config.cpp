@@ -6,18 +6,6 @@
 
 namespace moevit {
 
-std::string to_string(Pooling pooling) {
-  return pooling == Pooling::kClassToken ? "token" : "gap";
-}
-
-std::string to_string(Stem stem) {
-  return stem == Stem::kConv ? "conv" : "patch";
-}
-
-std::string to_string(AttentionKind kind) {
-  return kind == AttentionKind::kLocalitySelf ? "lsa" : "standard";
-}
-
 void check_model_config(const ModelConfig& config) {
   require_option(config.patch_size >= 1, "model.patch_size", "an integer >= 1",
                  std::to_string(config.patch_size));

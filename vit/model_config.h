@@ -7,21 +7,22 @@
 #include <vector>
 
 #include "moe/moe_options.h"
+#include "ops/enum_names.h"
 
 namespace moevit {
 
 enum class Pooling { kGlobalAverage, kClassToken };
-std::string to_string(Pooling pooling);
+inline constexpr EnumNames<Pooling> kPoolingNames{"gap|token"};
 
 // How images become tokens (vit/patch_embed.h): one P×P convolution, or a small conv stem.
 enum class Stem { kPatch, kConv };
-std::string to_string(Stem stem);
+inline constexpr EnumNames<Stem> kStemNames{"patch|conv"};
 
 // Self-attention's form (vit/attention.h): timm's, or Locality Self-Attention (Lee et al. 2021,
 // "Vision Transformer for Small-Size Datasets", §3.2): a learned temperature per head and no
 // attention of a token to itself.
 enum class AttentionKind { kStandard, kLocalitySelf };
-std::string to_string(AttentionKind kind);
+inline constexpr EnumNames<AttentionKind> kAttentionKindNames{"standard|lsa"};
 
 // Which transformer blocks get an MoE layer instead of the dense FFN (0-based block ids).
 // Exactly one rule is used: an explicit list if non-empty, else `last` if > 0, else `every`.
@@ -61,5 +62,12 @@ void check_model_config(const ModelConfig& config);
 
 // The 0-based ids of the blocks that hold an MoE layer (empty for dense models).
 std::vector<int64_t> moe_block_ids(const ModelConfig& config);
+
+// The tables' hooks for to_string and the config reader (ops/enum_names.h).
+// clang-format off
+constexpr EnumNames<Pooling> enum_names(Pooling) { return kPoolingNames; }
+constexpr EnumNames<Stem> enum_names(Stem) { return kStemNames; }
+constexpr EnumNames<AttentionKind> enum_names(AttentionKind) { return kAttentionKindNames; }
+// clang-format on
 
 }  // namespace moevit

@@ -71,7 +71,8 @@ LayerFigure layer_figure(const MoeLayerImpl& layer, int64_t block, const PatchEx
     return {map.image, map.image};
   }
   const HeatmapFigure map = render_expert_map(
-      picture, assignment, patch_pixels, {block_name, "soft", "dominant expert by combine weight"});
+      picture, assignment, patch_pixels,
+      {block_name, to_string(layer.options().router), "dominant expert by combine weight"});
   const HeatmapFigure panels = render_dispatch_panels(
       picture, patches_per_side, image_dispatch_maps(experts, image), patch_pixels,
       {"dispatch weight per patch, summed over each expert's " +

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/enum_names.h"
 #include "vit/model_config.h"
 
 namespace moevit {
@@ -52,9 +53,10 @@ struct OptimConfig {
 };
 
 enum class Device { kAuto, kCpu, kCuda };  // auto: CUDA when available
+inline constexpr EnumNames<Device> kDeviceNames{"auto|cpu|cuda"};
+
 enum class Precision { kFp32, kBf16 };
-std::string to_string(Device device);
-std::string to_string(Precision precision);
+inline constexpr EnumNames<Precision> kPrecisionNames{"fp32|bf16"};
 
 struct RunConfig {
   int64_t seed = 0;
@@ -95,5 +97,11 @@ void require_data_root(const Config& config);
 // The full resolved config as YAML (every key; the unused moe placement rules as comments),
 // which parse_config reads back to an equal Config.
 std::string dump_config(const Config& config);
+
+// The tables' hooks for to_string and the config reader (ops/enum_names.h).
+// clang-format off
+constexpr EnumNames<Device> enum_names(Device) { return kDeviceNames; }
+constexpr EnumNames<Precision> enum_names(Precision) { return kPrecisionNames; }
+// clang-format on
 
 }  // namespace moevit

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 namespace moevit {
@@ -101,37 +102,19 @@ struct ListCodec {
   }
 };
 
-// The names a config may give an enum value; several names may mean one value.
-template <typename Enum>
-using EnumNames = std::vector<std::pair<std::string, Enum>>;
-
-const EnumNames<Device> kDeviceNames = {
-    {"auto", Device::kAuto}, {"cpu", Device::kCpu}, {"cuda", Device::kCuda}};
-const EnumNames<Precision> kPrecisionNames = {{"fp32", Precision::kFp32},
-                                              {"bf16", Precision::kBf16}};
-
-template <typename Enum>
-std::string first_name_of(const EnumNames<Enum>& names, Enum value) {
-  for (const auto& [name, named] : names)
-    if (named == value) return name;
-  return "unknown";
-}
-
+// An enum's value by any of the names in its table (ops/enum_names.h), written back by its
+// canonical name.
 template <typename Enum>
 struct ChoiceCodec {
-  EnumNames<Enum> names;
-  std::string expected;
+  EnumNames<Enum> names = enum_names(Enum{});
+  std::string expected = "one of " + names.choices();
 
-  explicit ChoiceCodec(EnumNames<Enum> choices) : names(std::move(choices)), expected("one of ") {
-    for (size_t i = 0; i < names.size(); ++i) expected += (i ? "|" : "") + names[i].first;
-  }
   Enum read(const YAML::Node& node) const {
     if (node.IsScalar())
-      for (const auto& [name, value] : names)
-        if (node.Scalar() == name) return value;
+      if (const std::optional<Enum> value = names.parse(node.Scalar())) return *value;
     refuse(expected, node);
   }
-  std::string write(Enum value) const { return to_string(value); }
+  std::string write(Enum value) const { return names.canonical(value); }
 };
 
 // One row: `section` picks the sub-struct of Config (generic, so it serves const and not),
@@ -190,27 +173,16 @@ std::vector<ConfigField> make_fields() {
   const TextCodec text;
   const ListCodec<IntegerCodec> block_ids{integer, "a non-empty list of block ids (integers)"};
   const ListCodec<NumberCodec> numbers{number, "a non-empty list of numbers"};
-  const ChoiceCodec<Pooling> pooling(
-      {{"gap", Pooling::kGlobalAverage}, {"token", Pooling::kClassToken}});
-  const ChoiceCodec<Stem> stem({{"patch", Stem::kPatch}, {"conv", Stem::kConv}});
-  const ChoiceCodec<AttentionKind> attention(
-      {{"standard", AttentionKind::kStandard}, {"lsa", AttentionKind::kLocalitySelf}});
-  const ChoiceCodec<RouterKind> router({{"none", RouterKind::kDense},
-                                        {"dense", RouterKind::kDense},
-                                        {"topk", RouterKind::kTopK},
-                                        {"priority", RouterKind::kPriority},
-                                        {"soft", RouterKind::kSoft},
-                                        {"expert_choice", RouterKind::kExpertChoice}});
-  const ChoiceCodec<GateFunction> gate(
-      {{"softmax", GateFunction::kSoftmax}, {"sigmoid", GateFunction::kSigmoid}});
-  const ChoiceCodec<BalanceMethod> balance(
-      {{"loss", BalanceMethod::kLoss}, {"bias", BalanceMethod::kBias}});
-  const ChoiceCodec<PriorityAt> priority_at(
-      {{"train", PriorityAt::kTrain}, {"eval", PriorityAt::kEval}, {"both", PriorityAt::kBoth}});
-  const ChoiceCodec<BalanceScope> balance_scope(
-      {{"micro", BalanceScope::kMicro}, {"global", BalanceScope::kGlobal}});
-  const ChoiceCodec<Device> device(kDeviceNames);
-  const ChoiceCodec<Precision> precision(kPrecisionNames);
+  const ChoiceCodec<Pooling> pooling{};
+  const ChoiceCodec<Stem> stem{};
+  const ChoiceCodec<AttentionKind> attention{};
+  const ChoiceCodec<RouterKind> router{};
+  const ChoiceCodec<GateFunction> gate{};
+  const ChoiceCodec<BalanceMethod> balance{};
+  const ChoiceCodec<PriorityAt> priority_at{};
+  const ChoiceCodec<BalanceScope> balance_scope{};
+  const ChoiceCodec<Device> device{};
+  const ChoiceCodec<Precision> precision{};
   return {
       field("model.image_size", integer, model, &ModelConfig::image_size),
       field("model.patch_size", integer, model, &ModelConfig::patch_size),
@@ -297,14 +269,6 @@ std::vector<ConfigField> make_fields() {
 }
 
 }  // namespace
-
-std::string to_string(Device device) {
-  return first_name_of(kDeviceNames, device);
-}
-
-std::string to_string(Precision precision) {
-  return first_name_of(kPrecisionNames, precision);
-}
 
 const std::vector<ConfigField>& config_fields() {
   static const std::vector<ConfigField> fields = make_fields();

@@ -122,6 +122,15 @@ TEST(MoeOptions, ExpertChoiceIgnoresKAndDenseChecksNothing) {
   EXPECT_EQ(refusal(options), "");
 }
 
+TEST(MoeOptions, EveryNameReadsBackAndNoneIsOnlyAnAliasOfDense) {
+  for (RouterKind router : {RouterKind::kDense, RouterKind::kTopK, RouterKind::kPriority,
+                            RouterKind::kSoft, RouterKind::kExpertChoice})
+    EXPECT_TRUE(kRouterKindNames.parse(to_string(router)) == router) << to_string(router);
+  EXPECT_TRUE(kRouterKindNames.parse("none") == RouterKind::kDense);
+  EXPECT_EQ(to_string(RouterKind::kDense), "dense");  // config.yaml and checkpoints write this
+  EXPECT_EQ(kRouterKindNames.choices(), "dense|none|topk|priority|soft|expert_choice");
+}
+
 TEST(MoeOptions, NamesOfTheNewKinds) {
   EXPECT_EQ(to_string(RouterKind::kExpertChoice), "expert_choice");
   EXPECT_EQ(to_string(GateFunction::kSigmoid), "sigmoid");

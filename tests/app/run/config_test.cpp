@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/run/config_fields.h"
@@ -299,9 +300,48 @@ TEST(ConfigRefusal, WrongTypesNameKeyExpectedAndGot) {
             "test.yaml (--set): optim.batch_size: expected an integer, got 1.5");
 }
 
+// The tables name values by position (ops/enum_names.h): every value's written name, pinned, so
+// a reordered enum or table cannot swap two names unnoticed.
+TEST(Config, EveryEnumValueIsWrittenByItsOwnName) {
+  const std::vector<std::pair<std::string, std::string>> written_and_expected = {
+      {to_string(RouterKind::kDense), "dense"},
+      {to_string(RouterKind::kTopK), "topk"},
+      {to_string(RouterKind::kPriority), "priority"},
+      {to_string(RouterKind::kSoft), "soft"},
+      {to_string(RouterKind::kExpertChoice), "expert_choice"},
+      {to_string(GateFunction::kSoftmax), "softmax"},
+      {to_string(GateFunction::kSigmoid), "sigmoid"},
+      {to_string(BalanceMethod::kLoss), "loss"},
+      {to_string(BalanceMethod::kBias), "bias"},
+      {to_string(PriorityAt::kTrain), "train"},
+      {to_string(PriorityAt::kEval), "eval"},
+      {to_string(PriorityAt::kBoth), "both"},
+      {to_string(BalanceScope::kMicro), "micro"},
+      {to_string(BalanceScope::kGlobal), "global"},
+      {to_string(Pooling::kGlobalAverage), "gap"},
+      {to_string(Pooling::kClassToken), "token"},
+      {to_string(Stem::kPatch), "patch"},
+      {to_string(Stem::kConv), "conv"},
+      {to_string(AttentionKind::kStandard), "standard"},
+      {to_string(AttentionKind::kLocalitySelf), "lsa"},
+      {to_string(Device::kAuto), "auto"},
+      {to_string(Device::kCpu), "cpu"},
+      {to_string(Device::kCuda), "cuda"},
+      {to_string(Precision::kFp32), "fp32"},
+      {to_string(Precision::kBf16), "bf16"},
+  };
+  for (const auto& [written, expected] : written_and_expected) EXPECT_EQ(written, expected);
+  // The alias is read, and written back by the canonical name.
+  EXPECT_EQ(parse_config("moe:\n  router: none\n", "test.yaml", {}).model.moe.router,
+            RouterKind::kDense);
+  EXPECT_NE(
+      dump_config(parse_config("moe:\n  router: none\n", "test.yaml", {})).find("router: dense"),
+      std::string::npos);
+}
+
 TEST(ConfigRefusal, BadEnumsListTheAllowedValues) {
   EXPECT_EQ(refusal("moe:\n  router: top2\n"),
-            "test.yaml:2: moe.router: expected one of none|dense|topk|priority|soft|expert_choice, "
+            "test.yaml:2: moe.router: expected one of dense|none|topk|priority|soft|expert_choice, "
             "got top2");
   EXPECT_THAT(set_refusal({"model.pooling=cls"}), HasSubstr("expected one of gap|token, got cls"));
   EXPECT_THAT(set_refusal({"model.attention=local"}),
@@ -393,7 +433,7 @@ TEST(ConfigRefusal, NewRoutingKeysNameTheKeyExpectedAndGot) {
             "test.yaml: moe.bias_rate: expected a number >= 0, got -0.1");
   EXPECT_THAT(set_refusal({"moe.gate=tanh"}), HasSubstr("expected one of softmax|sigmoid"));
   EXPECT_THAT(set_refusal({"moe.router=experts_choice"}),
-              HasSubstr("expected one of none|dense|topk|priority|soft|expert_choice"));
+              HasSubstr("expected one of dense|none|topk|priority|soft|expert_choice"));
 }
 
 TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
