@@ -4,18 +4,19 @@
 
 namespace moevit {
 
-BlockImpl::BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_rate)
+BlockImpl::BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, double drop_path_rate)
     : drop_path_rate_(drop_path_rate) {
+  TORCH_CHECK(ffn_layer != nullptr, "Block: expected an FFN layer (dense_ffn or moe_ffn)");
   const auto norm_options = torch::nn::LayerNormOptions({config.dim}).eps(1e-6);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
   attention = register_module(
       "attention", Attention(config.dim, config.heads, config.dropout, config.attention));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
-  if (use_moe)
-    moe = register_module(
-        "moe", MoeLayer(config.moe, config.dim, config.expert_mlp_dim(), config.num_tokens()));
-  else
-    mlp = register_module("mlp", Mlp(config.dim, config.mlp_dim, config.dropout));
+  // Built here, after the attention, so a seed draws the same initial values as ever (the soft
+  // router's phi keeps its construction draw) and the registration order, hence the state
+  // dict's, is unchanged.
+  ffn_ = ffn_layer(config);
+  register_module(ffn_->name(), ffn_->module());
 }
 
 namespace {
@@ -54,16 +55,11 @@ BlockOutput BlockImpl::forward(const torch::Tensor& tokens, bool measure_branch)
   };
   const torch::Tensor attended =
       add_residual(tokens, dropped(attention->forward(norm1->forward(tokens))));
-  torch::Tensor branch;
-  if (has_moe()) {
-    // The MoE layer still routes (and its aux losses count) for a dropped sample: as in timm,
-    // only the branch's contribution to the residual is dropped.
-    MoeLayerOutput moe_output = moe->forward(norm2->forward(attended));
-    branch = moe_output.output;
-    output.routing = std::move(moe_output.routing);
-  } else {
-    branch = mlp->forward(norm2->forward(attended));
-  }
+  // An MoE layer still routes (and its aux losses count) for a dropped sample: as in timm, only
+  // the branch's contribution to the residual is dropped.
+  FfnOutput ffn_output = ffn_->forward(norm2->forward(attended));
+  output.routing = std::move(ffn_output.routing);
+  const torch::Tensor& branch = ffn_output.tokens;
   if (measure_branch) output.ffn_size = measure(attended, branch);
   output.tokens = add_residual(attended, dropped(branch));
   return output;

@@ -5,11 +5,12 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "moe/moe_layer.h"
 #include "vit/attention.h"
-#include "vit/mlp.h"
+#include "vit/ffn.h"
 #include "vit/model_config.h"
 
 namespace moevit {
@@ -34,25 +35,28 @@ struct BlockOutput {
 };
 
 // Pre-LN transformer block: x += attention(norm1(x)); x += ffn(norm2(x)), where the FFN is the
-// dense Mlp or, in the blocks the placement names, an MoE layer. In training each branch may be
-// dropped per sample (stochastic depth).
+// one the block was given (vit/ffn.h): the dense Mlp or, in the blocks the placement names, an
+// MoE layer. In training each branch may be dropped per sample (stochastic depth).
 class BlockImpl : public torch::nn::Module {
  public:
+  // ffn_layer builds the FFN (dense_ffn or moe_ffn), registered as "mlp" or "moe".
   // drop_path_rate: this block's stochastic-depth rate (vit/drop_path.h), 0 for none.
-  BlockImpl(const ModelConfig& config, bool use_moe, double drop_path_rate = 0.0);
+  BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, double drop_path_rate = 0.0);
 
   // tokens [B,N,D] → [B,N,D]. measure_branch: also report the FFN branch's size.
   BlockOutput forward(const torch::Tensor& tokens, bool measure_branch = false);
 
-  bool has_moe() const { return !moe.is_empty(); }
+  Ffn& ffn() { return *ffn_; }
+  // The block's MoE layer; an empty holder when its FFN is dense.
+  MoeLayer moe_layer() const { return ffn_->moe_layer(); }
+  bool has_moe() const { return !moe_layer().is_empty(); }
 
   torch::nn::LayerNorm norm1{nullptr};
   Attention attention{nullptr};
   torch::nn::LayerNorm norm2{nullptr};
-  Mlp mlp{nullptr};       // dense blocks
-  MoeLayer moe{nullptr};  // MoE blocks
 
  private:
+  std::shared_ptr<Ffn> ffn_;
   double drop_path_rate_ = 0.0;
 };
 TORCH_MODULE(Block);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vit/drop_path.h"
+#include "vit/ffn.h"
 #include "vit/init.h"
 
 namespace moevit {
@@ -20,7 +21,8 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config, WeightIn
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t id = 0; id < config.depth; ++id) {
     const bool use_moe = std::find(moe_ids.begin(), moe_ids.end(), id) != moe_ids.end();
-    block_list_.push_back(Block(config, use_moe, drop_rates[id]));
+    const FfnLayer ffn_layer = use_moe ? &moe_ffn : &dense_ffn;
+    block_list_.push_back(Block(config, ffn_layer, drop_rates[id]));
     blocks->push_back(block_list_.back());
   }
   norm = register_module("norm",
@@ -68,7 +70,7 @@ VitOutput VisionTransformerImpl::forward(const torch::Tensor& images, bool keep_
 std::vector<MoeLayer> VisionTransformerImpl::moe_layers() const {
   std::vector<MoeLayer> layers;
   for (const Block& block : block_list_)
-    if (block->has_moe()) layers.push_back(block->moe);
+    if (block->has_moe()) layers.push_back(block->moe_layer());
   return layers;
 }
 

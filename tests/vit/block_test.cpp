@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <string>
+#include <vector>
+
 #include "tests/support/tiny_model.h"
 #include "vit/vision_transformer.h"
 
@@ -17,7 +20,8 @@ torch::Tensor logits_without_moe_branches(VisionTransformerImpl& model,
   for (const auto& module : *model.blocks) {
     auto* block = module->as<BlockImpl>();
     tokens = tokens + block->attention->forward(block->norm1->forward(tokens));
-    if (!block->has_moe()) tokens = tokens + block->mlp->forward(block->norm2->forward(tokens));
+    if (!block->has_moe())
+      tokens = tokens + block->ffn().forward(block->norm2->forward(tokens)).tokens;
   }
   return model.forward_head(model.norm->forward(tokens));
 }
@@ -51,7 +55,7 @@ TEST(Block, CutExpertsEqualTheModelWithEveryMoeBranchRemoved) {
 TEST(Block, BranchSizeIsTheMeanPerTokenRootMeanSquare) {
   torch::manual_seed(0);
   ModelConfig config = testing::tiny_model_config(RouterKind::kDense);
-  Block block(config, /*use_moe=*/false);
+  Block block(config, &dense_ffn);
   block->eval();
   const torch::NoGradGuard no_grad;
   const torch::Tensor tokens = torch::randn({2, 4, 8});
@@ -72,6 +76,71 @@ TEST(Block, BranchSizeIsTheMeanPerTokenRootMeanSquare) {
   sum += *output.ffn_size;
   EXPECT_EQ(sum.tokens, 16);
   EXPECT_NEAR(sum.branch_rms(), output.ffn_size->branch_rms(), 1e-12);
+}
+
+// The state dict's names are the checkpoint's keys, and its order is the optimizer state's and
+// the moving average's: a checkpoint written before the block took its FFN as a module must
+// load after it. Pinned for a dense block 0 and a top-k MoE block 1.
+TEST(Block, StateDictKeysOfADenseAndAnMoeBlockAreTheCheckpointKeys) {
+  const VisionTransformer model(testing::tiny_model_config(RouterKind::kTopK));
+  const std::vector<std::string> expected = {
+      "position_embedding",
+      "patch_embed.projection.weight",
+      "patch_embed.projection.bias",
+      "blocks.0.norm1.weight",
+      "blocks.0.norm1.bias",
+      "blocks.0.attention.qkv.weight",
+      "blocks.0.attention.qkv.bias",
+      "blocks.0.attention.projection.weight",
+      "blocks.0.attention.projection.bias",
+      "blocks.0.norm2.weight",
+      "blocks.0.norm2.bias",
+      "blocks.0.mlp.fc1.weight",
+      "blocks.0.mlp.fc1.bias",
+      "blocks.0.mlp.fc2.weight",
+      "blocks.0.mlp.fc2.bias",
+      "blocks.1.norm1.weight",
+      "blocks.1.norm1.bias",
+      "blocks.1.attention.qkv.weight",
+      "blocks.1.attention.qkv.bias",
+      "blocks.1.attention.projection.weight",
+      "blocks.1.attention.projection.bias",
+      "blocks.1.norm2.weight",
+      "blocks.1.norm2.bias",
+      "blocks.1.moe.router_weight",
+      "blocks.1.moe.experts.fc1_weight",
+      "blocks.1.moe.experts.fc1_bias",
+      "blocks.1.moe.experts.fc2_weight",
+      "blocks.1.moe.experts.fc2_bias",
+      "norm.weight",
+      "norm.bias",
+      "head.weight",
+      "head.bias",
+  };
+  EXPECT_EQ(model->named_parameters().keys(), expected);
+  EXPECT_TRUE(model->named_buffers().is_empty());
+}
+
+TEST(Block, StateDictKeysOfSoftAndBiasBalancedMoeBlocks) {
+  const VisionTransformer soft(testing::tiny_model_config(RouterKind::kSoft));
+  std::vector<std::string> soft_keys;
+  for (const std::string& key : soft->named_parameters().keys())
+    if (key.rfind("blocks.1.moe.", 0) == 0) soft_keys.push_back(key);
+  const std::vector<std::string> expected_soft = {
+      "blocks.1.moe.phi",
+      "blocks.1.moe.scale",
+      "blocks.1.moe.experts.fc1_weight",
+      "blocks.1.moe.experts.fc1_bias",
+      "blocks.1.moe.experts.fc2_weight",
+      "blocks.1.moe.experts.fc2_bias",
+  };
+  EXPECT_EQ(soft_keys, expected_soft);
+
+  ModelConfig biased = testing::tiny_model_config(RouterKind::kTopK);
+  biased.moe.balance = BalanceMethod::kBias;
+  const VisionTransformer with_bias(biased);
+  const std::vector<std::string> expected_buffers = {"blocks.1.moe.expert_bias"};
+  EXPECT_EQ(with_bias->named_buffers().keys(), expected_buffers);
 }
 
 }  // namespace
