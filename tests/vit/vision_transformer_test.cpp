@@ -239,11 +239,12 @@ TEST(Attention, SelfMaskedWeightsAreTheSoftmaxOverTheOtherTokens) {
     const torch::Tensor others = scores.select(-2, i).exp();
     const torch::Tensor without_self =
         others.sum(-1, /*keepdim=*/true) - others.select(-1, i).unsqueeze(-1);
-    for (int64_t j = 0; j < 5; ++j)
-      if (j != i)
-        EXPECT_TRUE(torch::allclose(weights.select(-2, i).select(-1, j),
-                                    others.select(-1, j) / without_self.squeeze(-1)))
-            << i << "," << j;
+    for (int64_t j = 0; j < 5; ++j) {
+      if (j == i) continue;
+      EXPECT_TRUE(torch::allclose(weights.select(-2, i).select(-1, j),
+                                  others.select(-1, j) / without_self.squeeze(-1)))
+          << i << "," << j;
+    }
   }
   EXPECT_TRUE(torch::allclose(weights.sum(-1), torch::ones({2, 3, 5}, torch::kDouble)));
   EXPECT_TRUE(torch::allclose(plain, torch::softmax(scores, -1)));
