@@ -22,12 +22,6 @@ namespace moevit {
 
 namespace {
 
-// DIR/val when DIR has one, else DIR itself as a folder of class folders.
-ImageFolder eval_folder(const std::string& root) {
-  const std::filesystem::path val = std::filesystem::path(root) / "val";
-  return scan_image_folder(std::filesystem::is_directory(val) ? val.string() : root);
-}
-
 void write_confusion_csv(const std::string& path, const torch::Tensor& confusion,
                          const std::vector<std::string>& class_names) {
   std::ostringstream csv;
@@ -83,7 +77,9 @@ int run_eval(const CommandArgs& args) {
   cxxopts::Options parser =
       checkpoint_command_parser("moevit eval", "Evaluate a checkpoint on a folder of images.", "");
   parser.add_options()(
-      "data", "folder of class folders, or a root with val/ (default: the config's data.root)",
+      "data",
+      "folder of class folders, or a root with val/ (or with train/ and test/: test/ is evaluated) "
+      "(default: the config's data.root)",
       cxxopts::value<std::string>())("json", "print one JSON summary instead of text")(
       "confusion", "confusion matrix CSV path (default: next to the checkpoint)",
       cxxopts::value<std::string>())(
@@ -104,8 +100,9 @@ int run_eval(const CommandArgs& args) {
   const std::vector<double> sweep_factors =
       options.count("sweep") ? parse_capacity_sweep(options["sweep"].as<std::string>())
                              : std::vector<double>{};
-  const std::string data_root = option_or(options, "data", loaded.config.data.root);
-  const ImageFolder folder = eval_folder(data_root);
+  const std::string data_root =
+      held_out_folder(option_or(options, "data", loaded.config.data.root));
+  const ImageFolder folder = scan_image_folder(data_root);
   if (folder.class_names != loaded.class_names)
     throw std::invalid_argument(data_root + ": its class folders differ from the " +
                                 std::to_string(loaded.class_names.size()) +

@@ -132,8 +132,20 @@ TrainValFolders resolve_train_val(const std::string& root, double val_fraction, 
   const fs::path train_dir = fs::path(root) / "train";
   const fs::path val_dir = fs::path(root) / "val";
   std::error_code error;
-  if (!fs::is_directory(train_dir, error) || !fs::is_directory(val_dir, error))
+  if (!fs::is_directory(train_dir, error))
     return split_image_folder(scan_image_folder(root), val_fraction, seed);
+  if (!fs::is_directory(val_dir, error)) {
+    // CIFAR-10's and Kaggle's layout, train/ and test/: scanning the root would train a
+    // train-vs-test classifier, and validating on test/ would pick best.pt by the test set.
+    if (val_fraction <= 0.0)
+      throw std::invalid_argument(
+          root +
+          ": has train/ but no val/: expected data.val_split > 0 (validation, which picks "
+          "best.pt, is then split from train/; evaluate a test/ folder once trained, with "
+          "moevit eval --data " +
+          (fs::path(root) / "test").string() + ")");
+    return split_image_folder(scan_image_folder(train_dir.string()), val_fraction, seed);
+  }
 
   TrainValFolders folders{scan_image_folder(train_dir.string()),
                           scan_image_folder(val_dir.string()),
@@ -146,6 +158,16 @@ TrainValFolders resolve_train_val(const std::string& root, double val_fraction, 
         std::to_string(folders.train.class_names.size()) + " classes), got " +
         std::to_string(folders.val.class_names.size()) + " classes or different names");
   return folders;
+}
+
+std::string held_out_folder(const std::string& root) {
+  const fs::path val_dir = fs::path(root) / "val";
+  const fs::path test_dir = fs::path(root) / "test";
+  std::error_code error;
+  if (fs::is_directory(val_dir, error)) return val_dir.string();
+  if (fs::is_directory(fs::path(root) / "train", error) && fs::is_directory(test_dir, error))
+    return test_dir.string();
+  return root;
 }
 
 }  // namespace moevit

@@ -40,8 +40,13 @@ struct TrainValFolders {
 // folder, fraction and seed always give the same split. val_fraction in [0, 1).
 TrainValFolders split_image_folder(const ImageFolder& folder, double val_fraction, uint64_t seed);
 
-// root/train and root/val when both exist (their class names must agree), otherwise
+// root/train and root/val when both exist (their class names must agree); root/train alone
+// (a test/ beside it is never read) split by val_fraction, which must then be > 0; otherwise
 // split_image_folder(scan_image_folder(root), val_fraction, seed).
 TrainValFolders resolve_train_val(const std::string& root, double val_fraction, uint64_t seed);
+
+// The folder to evaluate for a data root: root/val when it exists, else root/test when root
+// also has train/ (the train/ + test/ layout), else root itself as a folder of class folders.
+std::string held_out_folder(const std::string& root);
 
 }  // namespace moevit

@@ -133,5 +133,44 @@ TEST(ImageFolder, ResolveSplitsOneFolderOtherwise) {
   EXPECT_EQ(folders.val.samples.size(), 2u);
 }
 
+// CIFAR-10's layout: validation comes from a split of train/, and test/ is never read.
+TEST(ImageFolder, TrainAndTestWithoutValSplitsTrainAndLeavesTestAlone) {
+  TempDir root;
+  for (const char* path : {"train/cat/1.png", "train/cat/2.png", "train/dog/1.png",
+                           "train/dog/2.png", "test/cat/1.png", "test/dog/1.png"})
+    touch(root / path);
+  try {
+    resolve_train_val(root.path(), 0.0, 1);
+    ADD_FAILURE() << "a train/ + test/ root without data.val_split was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              root.path() +
+                  ": has train/ but no val/: expected data.val_split > 0 (validation, "
+                  "which picks best.pt, is then split from train/; evaluate a test/ "
+                  "folder once trained, with moevit eval --data " +
+                  (root / "test") + ")");
+  }
+  const TrainValFolders folders = resolve_train_val(root.path(), 0.5, 1);
+  EXPECT_TRUE(folders.split_from_one_folder);
+  EXPECT_EQ(folders.train.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(folders.train.samples.size(), 2u);
+  EXPECT_EQ(folders.val.samples.size(), 2u);
+  for (const ImageFolder* part : {&folders.train, &folders.val})
+    for (const ImageSample& sample : part->samples)
+      EXPECT_NE(sample.path.find("/train/"), std::string::npos) << sample.path;
+}
+
+TEST(ImageFolder, HeldOutFolderIsValThenTestBesideTrainThenTheRoot) {
+  TempDir root;
+  touch(root / "cat/1.png");
+  EXPECT_EQ(held_out_folder(root.path()), root.path());
+  touch(root / "test/cat/1.png");  // a class named test: no train/ beside it
+  EXPECT_EQ(held_out_folder(root.path()), root.path());
+  touch(root / "train/cat/1.png");
+  EXPECT_EQ(held_out_folder(root.path()), root / "test");
+  touch(root / "val/cat/1.png");
+  EXPECT_EQ(held_out_folder(root.path()), root / "val");
+}
+
 }  // namespace
 }  // namespace moevit
