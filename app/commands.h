@@ -17,5 +17,6 @@ int run_bench(const CommandArgs& args);
 int run_plot(const CommandArgs& args);
 int run_classify(const CommandArgs& args);
 int run_heatmap(const CommandArgs& args);
+int run_augment_preview(const CommandArgs& args);
 
 }  // namespace moevit

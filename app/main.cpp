@@ -33,12 +33,14 @@ const Command kCommands[] = {
      moevit::run_heatmap},
     {"bench", "training and inference throughput of a config's model, against the GEMM peak",
      moevit::run_bench},
+    {"augment-preview", "draw training images as augmented, a grid PNG (--config FILE)",
+     moevit::run_augment_preview},
 };
 
 void print_usage() {
   std::printf("usage: moevit <command> [options]   (moevit <command> --help for its options)\n\n");
   for (const Command& command : kCommands)
-    std::printf("  %-10s %s\n", command.name, command.description);
+    std::printf("  %-16s %s\n", command.name, command.description);
 }
 
 const Command* find_command(const std::string& name) {

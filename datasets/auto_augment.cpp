@@ -80,9 +80,10 @@ cv::Mat apply_op_at_bin(const cv::Mat& image, AugmentOp op, AutoAugmentKind kind
 }  // namespace
 
 void AutoAugmentOptions::check() const {
-  require(num_ops >= 0, "data.randaugment_n", "an integer >= 0", num_ops);
-  require(num_magnitude_bins >= 2, "data.randaugment_bins", "an integer >= 2", num_magnitude_bins);
-  require(magnitude >= 0 && magnitude < num_magnitude_bins, "data.randaugment_m",
+  require(num_ops >= 0, "auto_augment.num_ops", "an integer >= 0", num_ops);
+  require(num_magnitude_bins >= 2, "auto_augment.num_magnitude_bins", "an integer >= 2",
+          num_magnitude_bins);
+  require(magnitude >= 0 && magnitude < num_magnitude_bins, "auto_augment.magnitude",
           "an integer in [0, " + std::to_string(num_magnitude_bins - 1) + "]", magnitude);
 }
 
@@ -199,7 +200,7 @@ cv::Mat auto_augment(const cv::Mat& image, const AutoAugmentOptions& options,
 }
 
 cv::Mat color_jitter(const cv::Mat& image, double strength, std::mt19937& generator) {
-  require(strength >= 0, "data.color_jitter", "a number >= 0", strength);
+  require(strength >= 0, "color_jitter.strength", "a number >= 0", strength);
   if (strength == 0) return image;
   // torchvision ColorJitter.get_params: first the order of the adjustments, then a factor for
   // each, in the order brightness, contrast, saturation.

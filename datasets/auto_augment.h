@@ -1,5 +1,5 @@
-// Automatic augmentation of decoded 8-bit images [H,W,C] (C = 1 or 3, RGB order), before the
-// geometry and normalisation of datasets/transforms.h:
+// Automatic augmentation of decoded 8-bit images [H,W,C] (C = 1 or 3, RGB order), applied by
+// datasets/transforms.h to training images after the crop and flip, before normalisation (timm):
 //   RandAugment (Cubuk et al. 2019, arXiv 1909.13719): num_ops ops drawn uniformly with
 //     replacement, each at the one fixed magnitude bin;
 //   TrivialAugment (Müller & Hutter 2021, arXiv 2103.10158), torchvision's TrivialAugmentWide:
@@ -46,7 +46,7 @@ struct AutoAugmentOptions {
   int magnitude = 9;  // RandAugment's M: the bin of every op, in [0, num_magnitude_bins - 1]
   int num_magnitude_bins = 31;  // torchvision's default; TrivialAugment draws its bin from these
 
-  // Throws std::invalid_argument naming the config key, e.g. "data.randaugment_m: expected an
+  // Throws std::invalid_argument naming the field, e.g. "auto_augment.magnitude: expected an
   // integer in [0, 30], got 31".
   void check() const;
 };

@@ -150,6 +150,8 @@ void TransformOptions::check() const {
   require(erase_area_max < 1, "erase_area_max", "a number < 1", number(erase_area_max));
   require(erase_ratio_min > 0 && erase_ratio_min <= 1, "erase_ratio_min", "a number in (0, 1]",
           number(erase_ratio_min));
+  auto_augment.check();
+  require(color_jitter >= 0, "color_jitter", "a number >= 0", number(color_jitter));
 }
 
 CropBox random_resized_crop_box(int64_t height, int64_t width, const TransformOptions& options,
@@ -202,11 +204,16 @@ void transform_image_into(const cv::Mat& image, const TransformOptions& options,
                                 std::to_string(options.channels) + " channels, got " +
                                 std::to_string(image.cols) + "x" + std::to_string(image.rows) +
                                 " with " + std::to_string(image.channels()) + " channels");
-  const cv::Mat geometry = mode == TransformMode::kTrain ? train_geometry(image, options, generator)
-                                                         : eval_geometry(image, options);
-  normalize_into(geometry, options, out);
+  if (mode == TransformMode::kEval) {
+    normalize_into(eval_geometry(image, options), options, out);
+    return;
+  }
+  cv::Mat augmented = train_geometry(image, options, generator);
+  augmented = auto_augment(augmented, options.auto_augment, generator);
+  augmented = color_jitter(augmented, options.color_jitter, generator);
+  normalize_into(augmented, options, out);
   // Drawn only when on, so runs without erasing keep the random stream they always had.
-  if (mode == TransformMode::kTrain && options.erase_probability > 0 &&
+  if (options.erase_probability > 0 &&
       std::bernoulli_distribution(options.erase_probability)(generator))
     erase_random_box(options, generator, out);
 }

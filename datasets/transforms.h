@@ -1,7 +1,8 @@
 // Image transforms, from decoded 8-bit pixels to the normalised float tensor the model reads.
 // Axis letters: C channels, H height, W width, S = TransformOptions::image_size.
 //   train: random-resized-crop to S×S (or resize to S×S, pad, random S×S crop) → random
-//          horizontal flip → normalise → random erasing (off by default)
+//          horizontal flip → RandAugment or TrivialAugment → colour jitter → normalise →
+//          random erasing (the last three off by default), timm's order
 //   eval:  resize the shorter side to floor(S / crop_fraction) → centre S×S crop → normalise
 // Random choices come from the generator the caller passes (see datasets/seeded_generator.h).
 #pragma once
@@ -11,6 +12,8 @@
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "datasets/auto_augment.h"
 
 namespace cv {
 class Mat;
@@ -42,6 +45,11 @@ struct TransformOptions {
   double erase_area_min = 0.02;    // timm's defaults
   double erase_area_max = 1.0 / 3;
   double erase_ratio_min = 0.3;
+  // After crop and flip, on the 8-bit S×S image (timm's order): an automatic augmentation
+  // policy (off by default), then colour jitter of this strength (0 = off). Each draws nothing
+  // when off, so runs without them keep the random stream they always had.
+  AutoAugmentOptions auto_augment;
+  double color_jitter = 0.0;
 
   // Evaluation: timm's crop_pct. 0.875 resizes the shorter side of a 224 crop to 256;
   // 1.0 resizes it to exactly S.

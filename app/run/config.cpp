@@ -220,6 +220,10 @@ void check_data(const Checker& check, const DataConfig& data, int64_t channels) 
   check.within(data.hflip, data.hflip >= 0 && data.hflip <= 1, "data.hflip", "[0, 1]");
   check.within(data.random_erasing, data.random_erasing >= 0 && data.random_erasing <= 1,
                "data.random_erasing", "[0, 1]");
+  check.at_least(data.randaugment_n, 0, "data.randaugment_n");
+  check(data.randaugment_m >= 0 && data.randaugment_m <= 30, "data.randaugment_m",
+        "an integer in [0, 30]", std::to_string(data.randaugment_m));
+  check.within(data.color_jitter, data.color_jitter >= 0, "data.color_jitter", "[0, inf)");
   check.within(data.crop_fraction, data.crop_fraction > 0 && data.crop_fraction <= 1,
                "data.crop_fraction", "(0, 1]");
   check.at_least(data.max_pixels, 1, "data.max_pixels");

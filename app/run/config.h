@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/auto_augment.h"
 #include "ops/enum_names.h"
 #include "vit/model_config.h"
 
@@ -26,8 +27,14 @@ struct DataConfig {
   int64_t crop_padding = 0;     // without random_resized_crop: pad, then random crop back to size
   double hflip = 0.0;           // probability of a horizontal flip in training
   double random_erasing = 0.0;  // probability of erasing one random rectangle in training
-  double crop_fraction = 1.0;   // eval: resize to size / crop_fraction, then center crop
-  bool eval_hflip = false;      // eval: mean of the logits of each image and its mirror
+  // Training, after crop and flip: RandAugment (N ops at magnitude M of 0..30) or TrivialAugment
+  // (datasets/auto_augment.h), then colour jitter of this strength (timm's --color-jitter).
+  AutoAugmentKind auto_augment = AutoAugmentKind::kNone;
+  int64_t randaugment_n = 2;        // RandAugment's N (timm's rand-m9-n2)
+  int64_t randaugment_m = 9;        // RandAugment's M, in [0, 30]
+  double color_jitter = 0.0;        // brightness, contrast and saturation factors in [1 - S, 1 + S]
+  double crop_fraction = 1.0;       // eval: resize to size / crop_fraction, then center crop
+  bool eval_hflip = false;          // eval: mean of the logits of each image and its mirror
   int64_t max_pixels = 64'000'000;  // refuse images larger than this before decoding
   bool drop_last = false;           // drop the last incomplete training batch
 };
@@ -57,6 +64,9 @@ inline constexpr EnumNames<Device> kDeviceNames{"auto|cpu|cuda"};
 
 enum class Precision { kFp32, kBf16 };
 inline constexpr EnumNames<Precision> kPrecisionNames{"fp32|bf16"};
+
+inline constexpr EnumNames<AutoAugmentKind> kAutoAugmentKindNames{
+    "none|randaugment|trivialaugment"};
 
 struct RunConfig {
   int64_t seed = 0;
@@ -102,6 +112,7 @@ std::string dump_config(const Config& config);
 // clang-format off
 constexpr EnumNames<Device> enum_names(Device) { return kDeviceNames; }
 constexpr EnumNames<Precision> enum_names(Precision) { return kPrecisionNames; }
+constexpr EnumNames<AutoAugmentKind> enum_names(AutoAugmentKind) { return kAutoAugmentKindNames; }
 // clang-format on
 
 }  // namespace moevit

@@ -183,6 +183,7 @@ std::vector<ConfigField> make_fields() {
   const ChoiceCodec<BalanceScope> balance_scope{};
   const ChoiceCodec<Device> device{};
   const ChoiceCodec<Precision> precision{};
+  const ChoiceCodec<AutoAugmentKind> auto_augment{};
   return {
       field("model.image_size", integer, model, &ModelConfig::image_size),
       field("model.patch_size", integer, model, &ModelConfig::patch_size),
@@ -237,6 +238,10 @@ std::vector<ConfigField> make_fields() {
       field("data.crop_padding", integer, data, &DataConfig::crop_padding),
       field("data.hflip", number, data, &DataConfig::hflip),
       field("data.random_erasing", number, data, &DataConfig::random_erasing),
+      field("data.auto_augment", auto_augment, data, &DataConfig::auto_augment),
+      field("data.randaugment_n", integer, data, &DataConfig::randaugment_n),
+      field("data.randaugment_m", integer, data, &DataConfig::randaugment_m),
+      field("data.color_jitter", number, data, &DataConfig::color_jitter),
       field("data.crop_fraction", number, data, &DataConfig::crop_fraction),
       field("data.eval_hflip", boolean, data, &DataConfig::eval_hflip),
       field("data.max_pixels", integer, data, &DataConfig::max_pixels),

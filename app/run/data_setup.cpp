@@ -23,6 +23,9 @@ TransformOptions transform_options(const Config& config) {
   transform.pad = data.crop_padding;
   transform.hflip_probability = data.hflip;
   transform.erase_probability = data.random_erasing;
+  transform.auto_augment = {data.auto_augment, static_cast<int>(data.randaugment_n),
+                            static_cast<int>(data.randaugment_m)};
+  transform.color_jitter = data.color_jitter;
   transform.crop_fraction = data.crop_fraction;
   return transform;
 }

@@ -376,7 +376,7 @@ TEST(AutoAugment, ColorJitterScalesAGrayImageByTheBrightnessFactor) {
               std::mt19937 generator(0);
               color_jitter(image, -0.5, generator);
             }),
-            "data.color_jitter: expected a number >= 0, got -0.5");
+            "color_jitter.strength: expected a number >= 0, got -0.5");
 }
 
 TEST(AutoAugment, OptionsCheckNamesTheConfigKey) {
@@ -385,11 +385,11 @@ TEST(AutoAugment, OptionsCheckNamesTheConfigKey) {
   negative_n.num_ops = -1;
   EXPECT_THROW(negative_n.check(), std::invalid_argument);
   EXPECT_EQ(error_message([&] { negative_n.check(); }),
-            "data.randaugment_n: expected an integer >= 0, got -1");
+            "auto_augment.num_ops: expected an integer >= 0, got -1");
   AutoAugmentOptions large_m;
   large_m.magnitude = 31;
   EXPECT_EQ(error_message([&] { large_m.check(); }),
-            "data.randaugment_m: expected an integer in [0, 30], got 31");
+            "auto_augment.magnitude: expected an integer in [0, 30], got 31");
   AutoAugmentOptions negative_m;
   negative_m.magnitude = -1;
   EXPECT_THROW(negative_m.check(), std::invalid_argument);

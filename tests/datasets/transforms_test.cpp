@@ -61,6 +61,8 @@ TEST(TransformOptions, CheckNamesTheField) {
       {[](TransformOptions& o) { o.erase_area_min = 0.5; }, "transform.erase_area_min"},
       {[](TransformOptions& o) { o.erase_area_max = 1; }, "transform.erase_area_max"},
       {[](TransformOptions& o) { o.erase_ratio_min = 2; }, "transform.erase_ratio_min"},
+      {[](TransformOptions& o) { o.color_jitter = -1; }, "transform.color_jitter: expected"},
+      {[](TransformOptions& o) { o.auto_augment.magnitude = 31; }, "auto_augment.magnitude"},
   };
   EXPECT_NO_THROW(TransformOptions().check());
   for (const auto& bad : cases) {
@@ -266,6 +268,41 @@ TEST(Transforms, RefusesAnImageWithTheWrongChannelCount) {
   EXPECT_THROW(
       transform_image(cv::Mat(4, 4, CV_8UC1), TransformOptions(), TransformMode::kEval, generator),
       std::invalid_argument);
+}
+
+// RandAugment and colour jitter act on the 8-bit image the crop and flip made (identity here:
+// no padding, no flip), before normalisation; off, they draw nothing from the generator.
+TEST(Transforms, AutoAugmentAndColourJitterFollowTheGeometryAndDrawNothingWhenOff) {
+  TransformOptions options = identity_normalisation(16, 1);
+  options.random_resized_crop = false;
+  options.pad = 0;
+  options.hflip_probability = 0;
+  cv::Mat image(16, 16, CV_8UC1);
+  cv::randu(image, 0, 256);
+
+  std::mt19937 off_stream(5), untouched(5);
+  const at::Tensor off = transform_image(image, options, TransformMode::kTrain, off_stream);
+  EXPECT_TRUE(as_pixels(off).equal(pixels_of(image)));
+  std::mt19937 after_geometry = off_stream;  // the state the augmentations start from
+  const TransformOptions defaults = identity_normalisation(16, 1);
+  EXPECT_EQ(defaults.auto_augment.kind, AutoAugmentKind::kNone);
+  EXPECT_EQ(defaults.color_jitter, 0.0);
+
+  options.auto_augment = {AutoAugmentKind::kRandAugment, /*num_ops=*/2, /*magnitude=*/9};
+  options.color_jitter = 0.4;
+  std::mt19937 on_stream(5);
+  const at::Tensor on = transform_image(image, options, TransformMode::kTrain, on_stream);
+  cv::Mat expected = auto_augment(image, options.auto_augment, after_geometry);
+  expected = color_jitter(expected, options.color_jitter, after_geometry);
+  EXPECT_TRUE(as_pixels(on).equal(pixels_of(expected)));
+  EXPECT_FALSE(on.equal(off));
+  EXPECT_EQ(on_stream(), after_geometry());  // nothing else was drawn
+
+  // Evaluation never augments.
+  std::mt19937 eval_stream(5);
+  options.crop_fraction = 1.0;
+  EXPECT_TRUE(transform_image(image, options, TransformMode::kEval, eval_stream).equal(off));
+  EXPECT_EQ(eval_stream(), untouched());
 }
 
 }  // namespace

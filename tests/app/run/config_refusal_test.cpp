@@ -97,6 +97,9 @@ TEST(ConfigRefusal, BadEnumsListTheAllowedValues) {
               HasSubstr("run.device: expected one of auto|cpu|cuda"));
   EXPECT_THAT(set_refusal({"run.precision=fp16"}),
               HasSubstr("expected one of fp32|bf16, got fp16"));
+  EXPECT_EQ(set_refusal({"data.auto_augment=autoaugment"}),
+            "test.yaml (--set): data.auto_augment: expected one of "
+            "none|randaugment|trivialaugment, got autoaugment");
 }
 
 TEST(ConfigRefusal, MalformedSetAndYamlSyntax) {
@@ -182,6 +185,9 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"data.crop_fraction=0"}, "data.crop_fraction: expected a number in (0, 1], got 0"},
       {{"data.scale_min=0.9", "data.scale_max=0.5"}, "data.scale_max: expected a number in"},
       {{"data.crop_padding=-1"}, "data.crop_padding: expected an integer >= 0, got -1"},
+      {{"data.randaugment_n=-1"}, "data.randaugment_n: expected an integer >= 0, got -1"},
+      {{"data.randaugment_m=31"}, "data.randaugment_m: expected an integer in [0, 30], got 31"},
+      {{"data.color_jitter=-0.4"}, "data.color_jitter: expected a number in [0, inf), got -0.4"},
       {{"data.workers=-1"}, "data.workers: expected an integer >= 0, got -1"},
       {{"optim.lr=-1e-3"}, "optim.lr: expected a number > 0, got -0.001"},
       {{"optim.min_lr=1"}, "optim.min_lr: expected a number in [0, optim.lr], got 1"},

@@ -60,6 +60,10 @@ data:
   crop_padding: 4
   hflip: 0.25
   random_erasing: 0.3
+  auto_augment: trivialaugment
+  randaugment_n: 3
+  randaugment_m: 12
+  color_jitter: 0.4
   crop_fraction: 0.875
   eval_hflip: true
   max_pixels: 1000000
@@ -128,6 +132,9 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_TRUE(config.data.drop_last);
   EXPECT_TRUE(config.data.eval_hflip);
   EXPECT_DOUBLE_EQ(config.data.random_erasing, 0.3);
+  EXPECT_EQ(config.data.auto_augment, AutoAugmentKind::kTrivialAugment);
+  EXPECT_EQ(config.data.randaugment_m, 12);
+  EXPECT_DOUBLE_EQ(config.data.color_jitter, 0.4);
   EXPECT_DOUBLE_EQ(config.optim.lr, 3e-4);
   EXPECT_EQ(config.optim.steps, 500);
   EXPECT_EQ(config.run.device, Device::kCpu);
@@ -262,6 +269,9 @@ TEST(Config, EveryEnumValueIsWrittenByItsOwnName) {
       {to_string(Device::kCuda), "cuda"},
       {to_string(Precision::kFp32), "fp32"},
       {to_string(Precision::kBf16), "bf16"},
+      {to_string(AutoAugmentKind::kNone), "none"},
+      {to_string(AutoAugmentKind::kRandAugment), "randaugment"},
+      {to_string(AutoAugmentKind::kTrivialAugment), "trivialaugment"},
   };
   for (const auto& [written, expected] : written_and_expected) EXPECT_EQ(written, expected);
   // The alias is read, and written back by the canonical name.
