@@ -14,6 +14,7 @@ enum class RandomPurpose : uint32_t {
   kSplit = 1,    // a: class label
   kShuffle = 2,  // a: epoch
   kAugment = 3,  // a: epoch, b: sample index
+  kMixup = 4,    // a: optimizer step, b: micro-batch (rank · micro-batches per step + micro)
 };
 
 // A std::mt19937 seeded through std::seed_seq with all 64 bits of each input.

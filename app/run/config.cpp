@@ -224,6 +224,12 @@ void check_data(const Checker& check, const DataConfig& data, int64_t channels) 
   check(data.randaugment_m >= 0 && data.randaugment_m <= 30, "data.randaugment_m",
         "an integer in [0, 30]", std::to_string(data.randaugment_m));
   check.within(data.color_jitter, data.color_jitter >= 0, "data.color_jitter", "[0, inf)");
+  check.within(data.mixup, data.mixup >= 0, "data.mixup", "[0, inf) (0 = off)");
+  check.within(data.cutmix, data.cutmix >= 0, "data.cutmix", "[0, inf) (0 = off)");
+  check.within(data.mixup_prob, data.mixup_prob >= 0 && data.mixup_prob <= 1, "data.mixup_prob",
+               "[0, 1]");
+  check.within(data.mixup_switch_prob, data.mixup_switch_prob >= 0 && data.mixup_switch_prob <= 1,
+               "data.mixup_switch_prob", "[0, 1]");
   check.within(data.crop_fraction, data.crop_fraction > 0 && data.crop_fraction <= 1,
                "data.crop_fraction", "(0, 1]");
   check.at_least(data.max_pixels, 1, "data.max_pixels");

@@ -30,9 +30,15 @@ struct DataConfig {
   // Training, after crop and flip: RandAugment (N ops at magnitude M of 0..30) or TrivialAugment
   // (datasets/auto_augment.h), then colour jitter of this strength (timm's --color-jitter).
   AutoAugmentKind auto_augment = AutoAugmentKind::kNone;
-  int64_t randaugment_n = 2;        // RandAugment's N (timm's rand-m9-n2)
-  int64_t randaugment_m = 9;        // RandAugment's M, in [0, 30]
-  double color_jitter = 0.0;        // brightness, contrast and saturation factors in [1 - S, 1 + S]
+  int64_t randaugment_n = 2;  // RandAugment's N (timm's rand-m9-n2)
+  int64_t randaugment_m = 9;  // RandAugment's M, in [0, 30]
+  double color_jitter = 0.0;  // brightness, contrast and saturation factors in [1 - S, 1 + S]
+  // Per training batch, with soft targets (app/train/mixup.h, timm's Mixup): Beta(alpha, alpha)
+  // for Mixup and for CutMix (0 = off), the probability a batch is mixed, and of CutMix when both.
+  double mixup = 0.0;
+  double cutmix = 0.0;
+  double mixup_prob = 1.0;
+  double mixup_switch_prob = 0.5;
   double crop_fraction = 1.0;       // eval: resize to size / crop_fraction, then center crop
   bool eval_hflip = false;          // eval: mean of the logits of each image and its mirror
   int64_t max_pixels = 64'000'000;  // refuse images larger than this before decoding

@@ -20,8 +20,10 @@
 #include "app/eval/metrics_log.h"
 #include "app/figures/curves.h"
 #include "app/run/checkpoint.h"
+#include "app/train/mixup.h"
 #include "app/train/optimizer_setup.h"
 #include "datasets/loader.h"
+#include "datasets/seeded_generator.h"
 
 namespace moevit {
 
@@ -38,7 +40,9 @@ struct StepContext {
   std::vector<torch::Tensor> parameters;  // all-reduced and clipped together
   std::vector<MoeLayer> moe_layers;       // their balancing biases move after each step
   torch::nn::functional::CrossEntropyFuncOptions cross_entropy;  // with optim.label_smoothing
+  MixupOptions mixup;      // data.mixup / data.cutmix; when on, the smoothing is in its targets
   int64_t world_size = 1;  // ranks, each with an equal share of the global batch
+  int64_t rank = 0;
 };
 
 // Rank 0 (or the only process) validates and writes; the other ranks wait for it.
@@ -51,7 +55,15 @@ StepContext step_context(Trainer& trainer) {
   context.parameters = trainer.model->parameters();
   context.moe_layers = trainer.model->moe_layers();
   context.cross_entropy.label_smoothing(trainer.config.optim.label_smoothing);
+  const DataConfig& data = trainer.config.data;
+  context.mixup = {data.mixup,
+                   data.cutmix,
+                   data.mixup_prob,
+                   data.mixup_switch_prob,
+                   trainer.config.optim.label_smoothing,
+                   trainer.config.model.num_classes};
   context.world_size = trainer.world ? trainer.world->size() : 1;
+  context.rank = trainer.world ? trainer.world->rank() : 0;
   return context;
 }
 
@@ -160,21 +172,39 @@ Batch next_batch(ImageLoader& loader) {
   return std::move(*batch);
 }
 
+// The task loss of a micro-batch: cross-entropy on its labels, or, with Mixup/CutMix on, the
+// soft-target cross-entropy of the mixed batch, mixed by a generator seeded by (run seed, step,
+// micro-batch of this rank), so a resumed run mixes as the uninterrupted one did.
+torch::Tensor task_loss(Trainer& trainer, const StepContext& context, const Batch& batch,
+                        int64_t micro, int64_t micro_batches, torch::Tensor& aux) {
+  const torch::Tensor images = batch.images.to(trainer.runtime.device);
+  const torch::Tensor labels = batch.labels.to(trainer.runtime.device);
+  AutocastScope autocast(trainer.runtime);
+  if (!context.mixup.enabled()) {
+    const VitOutput output = trainer.model->forward(images);
+    aux = output.aux.total;
+    return torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
+                                                context.cross_entropy);
+  }
+  std::mt19937 generator =
+      seeded_generator(static_cast<uint64_t>(trainer.config.run.seed), RandomPurpose::kMixup,
+                       static_cast<uint64_t>(trainer.step),
+                       static_cast<uint64_t>(context.rank * micro_batches + micro));
+  const MixedBatch mixed = mix_batch(images, labels, context.mixup, generator);
+  const VitOutput output = trainer.model->forward(mixed.images);
+  aux = output.aux.total;
+  return soft_target_cross_entropy(output.logits.to(torch::kFloat), mixed.targets);
+}
+
 // One micro-batch: forward under autocast, the loss (task + weighted aux, in float32) and its
 // NaN/Inf check, then backward scaled by 1 / micro_batches, so the step's gradient is that of
 // the mean of its micro-batches' losses. Returns the loss and the aux loss, unscaled.
 std::pair<double, double> forward_backward(Trainer& trainer, const StepContext& context,
-                                           const Batch& batch, int64_t micro_batches) {
-  const torch::Tensor labels = batch.labels.to(trainer.runtime.device);
-  torch::Tensor loss, aux;
-  {
-    AutocastScope autocast(trainer.runtime);
-    const VitOutput output = trainer.model->forward(batch.images.to(trainer.runtime.device));
-    aux = output.aux.total;
-    loss = torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
-                                                context.cross_entropy) +
-           trainer.config.optim.aux_loss_weight * aux;
-  }
+                                           const Batch& batch, int64_t micro,
+                                           int64_t micro_batches) {
+  torch::Tensor aux;
+  const torch::Tensor loss = task_loss(trainer, context, batch, micro, micro_batches, aux) +
+                             trainer.config.optim.aux_loss_weight * aux;
   const double loss_value = loss.item<double>();
   if (!std::isfinite(loss_value))
     throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
@@ -201,7 +231,7 @@ StepResult train_step(Trainer& trainer, const StepContext& context, ImageLoader&
   if (trainer.balance) trainer.balance->start_step();
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     const Batch batch = next_batch(loader);
-    const auto [loss, aux] = forward_backward(trainer, context, batch, micro_batches);
+    const auto [loss, aux] = forward_backward(trainer, context, batch, micro, micro_batches);
     result.loss += loss / micro_batches;
     result.aux += aux / micro_batches;
     result.images += batch.labels.size(0) * context.world_size;  // the ranks' batches are equal

@@ -64,6 +64,10 @@ data:
   randaugment_n: 3
   randaugment_m: 12
   color_jitter: 0.4
+  mixup: 0.8
+  cutmix: 1.0
+  mixup_prob: 0.9
+  mixup_switch_prob: 0.4
   crop_fraction: 0.875
   eval_hflip: true
   max_pixels: 1000000

@@ -35,25 +35,34 @@ VisionTransformer run(const Config& config, const std::string& resume, int64_t s
   return trainer.model;
 }
 
-Config texture_config(const std::string& data, const std::string& out, const std::string& router) {
-  Config config = parse_config(testing::tiny_config_yaml(data, out, router, 4), "test.yaml",
-                               {"moe.noise_std=2.0", "data.hflip=0.5", "data.crop_padding=1"});
-  return config;
+Config texture_config(const std::string& data, const std::string& out, const std::string& router,
+                      std::vector<std::string> overrides = {}) {
+  for (const char* augment : {"moe.noise_std=2.0", "data.hflip=0.5", "data.crop_padding=1"})
+    overrides.push_back(augment);
+  return parse_config(testing::tiny_config_yaml(data, out, router, 4), "test.yaml", overrides);
 }
 
+// Every random draw (noise, crop, flip, RandAugment, colour jitter, Mixup/CutMix) comes from the
+// seed and the position, so a resumed run ends where the straight run ends.
 TEST(Training, TwoEpochsThenResumeEqualsFourEpochsStraight) {
   TempDir dir;
   testing::make_texture_folders(dir / "data", 6, 2);
-  for (const std::string router : {"topk", "soft"}) {
+  const std::vector<std::string> augmented = {"data.auto_augment=randaugment",
+                                              "data.color_jitter=0.4", "data.mixup=0.8",
+                                              "data.cutmix=1.0", "optim.label_smoothing=0.1"};
+  const std::pair<std::string, std::vector<std::string>> cases[] = {
+      {"topk", {}}, {"soft", {}}, {"topk", augmented}};
+  for (const auto& [router, overrides] : cases) {
+    const std::string name = router + std::to_string(overrides.size());
     const VisionTransformer straight =
-        run(texture_config(dir / "data", dir / ("a-" + router), router), "", 4);
-    const Config config = texture_config(dir / "data", dir / ("b-" + router), router);
+        run(texture_config(dir / "data", dir / ("a-" + name), router, overrides), "", 4);
+    const Config config = texture_config(dir / "data", dir / ("b-" + name), router, overrides);
     run(config, "", 2);
-    EXPECT_EQ(read_checkpoint_state(dir / ("b-" + router) + "/last.pt").epoch, 2);
-    const VisionTransformer resumed = run(config, dir / ("b-" + router) + "/last.pt", 4);
+    EXPECT_EQ(read_checkpoint_state(dir / ("b-" + name) + "/last.pt").epoch, 2);
+    const VisionTransformer resumed = run(config, dir / ("b-" + name) + "/last.pt", 4);
     const auto expected = straight->named_parameters();
     for (const auto& item : resumed->named_parameters())
-      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << router << " " << item.key();
+      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << name << " " << item.key();
   }
 }
 
