@@ -203,8 +203,9 @@ std::pair<double, double> forward_backward(Trainer& trainer, const StepContext& 
                                            const Batch& batch, int64_t micro,
                                            int64_t micro_batches) {
   torch::Tensor aux;
-  const torch::Tensor loss = task_loss(trainer, context, batch, micro, micro_batches, aux) +
-                             trainer.config.optim.aux_loss_weight * aux;
+  // Two statements: aux is set by task_loss, and the operands of + are unsequenced.
+  const torch::Tensor task = task_loss(trainer, context, batch, micro, micro_batches, aux);
+  const torch::Tensor loss = task + trainer.config.optim.aux_loss_weight * aux;
   const double loss_value = loss.item<double>();
   if (!std::isfinite(loss_value))
     throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
