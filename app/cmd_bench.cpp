@@ -1,9 +1,10 @@
 // moevit bench --config F [--set ...] [--steps N] [--warmup N] [--batch N] [--experts 8,32]
-//              [--profile TRACE.json] [--json]
+//              [--profile TRACE.json] [--loader DIR] [--json]
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "app/commands.h"
 #include "app/perf/benchmark.h"
 #include "app/perf/layer_benchmark.h"
+#include "app/perf/loader_benchmark.h"
 #include "app/run/config.h"
 
 namespace moevit {
@@ -60,6 +62,10 @@ int run_bench(const CommandArgs& args) {
       "also time the MoE layer against the dense FFN for each of these expert counts (e.g. 4,8,16)",
       cxxopts::value<std::string>())(
       "profile", "write a Chrome trace of --steps more training steps to this file",
+      cxxopts::value<std::string>())(
+      "loader",
+      "also time the loader on this data root's training images (the config's transforms, "
+      "data.workers), alone and feeding training steps",
       cxxopts::value<std::string>())("json", "print one JSON object");
   const cxxopts::ParseResult options = parse_command_line(parser, args);
   if (print_help_if_asked(parser, options)) return 0;
@@ -77,6 +83,13 @@ int run_bench(const CommandArgs& args) {
   if (options.count("profile")) bench.profile_path = options["profile"].as<std::string>();
   if (bench.steps < 1 || bench.warmup_steps < 0 || bench.batch_size < 1)
     throw std::invalid_argument("bench: expected --steps >= 1, --warmup >= 0, --batch >= 1");
+
+  // Scanned before any timing, so a wrong folder is refused at once.
+  std::optional<ImageFolder> loader_folder;
+  if (options.count("loader"))
+    loader_folder = resolve_train_val(options["loader"].as<std::string>(), config.data.val_split,
+                                      static_cast<uint64_t>(config.run.seed))
+                        .train;
 
   std::string warning;
   const Runtime runtime = configure_runtime(config.run, &warning);
@@ -125,6 +138,13 @@ int run_bench(const CommandArgs& args) {
       {"moe_over_dense_ffn", parts.moe_over_dense()}};
   for (const auto& [experts, ratio] : ratios)
     summary["moe_over_dense_ffn_by_experts"][std::to_string(experts)] = ratio;
+  std::optional<LoaderThroughput> loader;
+  if (loader_folder) {
+    loader = measure_loader_throughput(config, runtime, bench, *loader_folder);
+    summary["loader_img_s"] = loader->loader_images_per_second;
+    summary["train_with_loader_img_s"] = loader->train_with_loader_images_per_second;
+    summary["loader_workers"] = loader->workers;
+  }
   if (options.count("json")) {
     std::printf("%s\n", summary.dump().c_str());
     return 0;
@@ -142,6 +162,12 @@ int run_bench(const CommandArgs& args) {
   print_layer_parts(parts, bench.batch_size);
   for (const auto& [experts, ratio] : ratios)
     std::printf("  E = %-4lld    MoE layer / dense FFN %.2f\n", (long long)experts, ratio);
+  if (loader)
+    std::printf(
+        "  loader     %8.1f img/s alone (%lld workers); training fed by it %.1f img/s "
+        "(synthetic inputs: %.1f)\n",
+        loader->loader_images_per_second, (long long)loader->workers,
+        loader->train_with_loader_images_per_second, result.train_images_per_second);
   std::printf("  GEMM peak  fp32 %.0f GFLOP/s, bf16 %s (1024x1024 products, this run)\n", peak_fp32,
               bf16_native ? (std::to_string(static_cast<int64_t>(peak_bf16)) + " GFLOP/s").c_str()
                           : "not native here");

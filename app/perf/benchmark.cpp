@@ -38,6 +38,49 @@ double seconds_per_call(const std::function<void()>& call, const Runtime& runtim
   return seconds_since(start) / static_cast<double>(options.steps);
 }
 
+namespace {
+
+// Seeded, so every bench of a config times the same weights.
+VisionTransformer seeded_model(const ModelConfig& config, const Runtime& runtime) {
+  torch::manual_seed(0);
+  VisionTransformer model(config);
+  model->to(runtime.device);
+  return model;
+}
+
+}  // namespace
+
+struct BenchTrainer::State {
+  State(const ModelConfig& config, const Runtime& runtime_)
+      : model(seeded_model(config, runtime_)),
+        optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4)),  // as `train`
+        runtime(runtime_) {}
+  VisionTransformer model;
+  FusedAdamW optimizer;
+  Runtime runtime;
+};
+
+BenchTrainer::BenchTrainer(const ModelConfig& config, const Runtime& runtime)
+    : state_(std::make_unique<State>(config, runtime)) {}
+
+BenchTrainer::~BenchTrainer() = default;
+
+void BenchTrainer::step(const torch::Tensor& images, const torch::Tensor& labels) {
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(state_->runtime);
+    const VitOutput output = state_->model->forward(images);
+    loss = torch::cross_entropy_loss(output.logits.to(torch::kFloat), labels) + output.aux.total;
+  }
+  clear_gradients(state_->optimizer);
+  loss.backward();
+  state_->optimizer.step();
+}
+
+VisionTransformerImpl& BenchTrainer::model() {
+  return *state_->model;
+}
+
 double estimate_forward_flops(const ModelConfig& config) {
   const double tokens = static_cast<double>(config.num_tokens());
   const double patches = static_cast<double>(config.num_patches());
@@ -76,44 +119,32 @@ double estimate_forward_flops(const ModelConfig& config) {
 
 ThroughputResult measure_throughput(const ModelConfig& config, const Runtime& runtime,
                                     const BenchOptions& options) {
-  torch::manual_seed(0);
-  VisionTransformer model(config);
-  model->to(runtime.device);
-  FusedAdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));  // as `train`
+  BenchTrainer trainer(config, runtime);
+  VisionTransformerImpl& model = trainer.model();
   const auto on_device = torch::TensorOptions().device(runtime.device);
   const torch::Tensor images = torch::randn(
       {options.batch_size, config.channels, config.image_size, config.image_size}, on_device);
   const torch::Tensor labels =
       torch::randint(0, config.num_classes, {options.batch_size}, on_device.dtype(torch::kLong));
-  const auto train_step = [&] {
-    torch::Tensor loss;
-    {
-      AutocastScope autocast(runtime);
-      const VitOutput output = model->forward(images);
-      loss = torch::cross_entropy_loss(output.logits.to(torch::kFloat), labels) + output.aux.total;
-    }
-    clear_gradients(optimizer);
-    loss.backward();
-    optimizer.step();
-  };
+  const auto train_step = [&] { trainer.step(images, labels); };
   const auto infer = [&](bool keep_routing) {
     return [&, keep_routing] {
       torch::NoGradGuard no_grad;
       AutocastScope autocast(runtime);
-      model->forward(images, keep_routing);
+      model.forward(images, keep_routing);
     };
   };
   const auto images_per_second = [&](const std::function<void()>& step) {
     return static_cast<double>(options.batch_size) / seconds_per_call(step, runtime, options);
   };
   ThroughputResult result;
-  model->train();
+  model.train();
   result.train_images_per_second = images_per_second(train_step);
   if (!options.profile_path.empty()) {
     torch::autograd::profiler::RecordProfile profile(options.profile_path);
     for (int64_t i = 0; i < options.steps; ++i) train_step();
   }
-  model->eval();
+  model.eval();
   // Interleaved, best of two each: the first inference passes after training run slower
   // (memory is reshaped from training to inference sizes), which would otherwise show up as a
   // cost of whichever variant ran first.

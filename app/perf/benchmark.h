@@ -2,14 +2,19 @@
 // product peak measured in the same run, so achieved FLOP/s has something to be compared with.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "app/run/runtime.h"
 #include "vit/model_config.h"
 
 namespace moevit {
+
+class VisionTransformerImpl;
 
 struct BenchOptions {
   int64_t batch_size = 128;
@@ -38,6 +43,20 @@ double estimate_forward_flops(const ModelConfig& config);
 // calls, the device synchronised before and after.
 double seconds_per_call(const std::function<void()>& call, const Runtime& runtime,
                         const BenchOptions& options);
+
+// `config`'s model (seeded) and a fused AdamW on `runtime`, as `train` builds them, taking one
+// training step (forward under autocast, cross-entropy + aux losses, backward, AdamW) per call.
+class BenchTrainer {
+ public:
+  BenchTrainer(const ModelConfig& config, const Runtime& runtime);
+  ~BenchTrainer();
+  void step(const torch::Tensor& images, const torch::Tensor& labels);
+  VisionTransformerImpl& model();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Timed training steps and inference passes of `config`'s model under `runtime`.
 ThroughputResult measure_throughput(const ModelConfig& config, const Runtime& runtime,
