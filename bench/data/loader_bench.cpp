@@ -1,7 +1,11 @@
 // Loader throughput (images/s, counter "images_per_second") by worker count, on
 //   FashionMnist: the PNGs of `moevit prepare fashion-mnist` (28×28 gray), from the folder in
 //                 MOEVIT_BENCH_FMNIST (e.g. data/fmnist/train); skipped when it is not set;
+//   Cifar10:      the JPEGs of ../shared/data/cifar10-jpg.tar.gz (32×32 colour), from the folder
+//                 in MOEVIT_BENCH_CIFAR10 (e.g. build/data/cifar10/train); skipped when not set;
 //   Jpeg224:      kNumJpegs generated 224×224 colour JPEGs in a temporary folder.
+// The Cifar10 and Jpeg224 loaders take a second argument, the augmentation set: 0 crop and flip,
+// 1 + RandAugment (n2 m9), 2 + RandAugment, colour jitter 0.4 and random erasing 0.25.
 // One iteration is one epoch, after one untimed warm-up epoch. Training transforms throughout,
 // the costlier path.
 // DecodeTransformJpeg224 is one image on the calling thread: the cost without the loader.
@@ -13,6 +17,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -85,6 +90,38 @@ TransformOptions imagenet_transform() {
   return TransformOptions();
 }  // 224, RGB, RRC + flip
 
+TransformOptions cifar10_transform() {
+  TransformOptions transform;
+  transform.image_size = 32;
+  transform.mean = {0.4914, 0.4822, 0.4465};  // CIFAR-10 training set statistics
+  transform.std = {0.2470, 0.2435, 0.2616};
+  transform.random_resized_crop = false;
+  transform.pad = 4;
+  return transform;
+}
+
+// `transform` with the augmentation set `level` (see the top of the file) added.
+TransformOptions with_augmentations(TransformOptions transform, int64_t level) {
+  if (level >= 1) transform.auto_augment = {moevit::AutoAugmentKind::kRandAugment, 2, 9};
+  if (level >= 2) {
+    transform.color_jitter = 0.4;
+    transform.erase_probability = 0.25;
+  }
+  return transform;
+}
+
+// The folder named by the environment variable `variable`, or nothing (the benchmark is then
+// skipped with `hint`).
+std::optional<ImageFolder> folder_from_environment(benchmark::State& state, const char* variable,
+                                                   const char* hint) {
+  const char* root = std::getenv(variable);
+  if (root && fs::is_directory(root)) return moevit::scan_image_folder(root);
+  state.SkipWithError(hint);
+  for (auto _ : state) {
+  }
+  return std::nullopt;
+}
+
 TransformOptions fashion_mnist_transform() {
   TransformOptions transform;
   transform.image_size = 28;
@@ -120,15 +157,11 @@ void run_epochs(benchmark::State& state, const ImageFolder& folder,
 }
 
 void BM_LoaderFashionMnist(benchmark::State& state) {
-  const char* root = std::getenv("MOEVIT_BENCH_FMNIST");
-  if (!root || !fs::is_directory(root)) {
-    state.SkipWithError(
-        "set MOEVIT_BENCH_FMNIST to a Fashion-MNIST folder, e.g. data/fmnist/train");
-    for (auto _ : state) {
-    }
-    return;
-  }
-  ImageFolder folder = moevit::scan_image_folder(root);
+  std::optional<ImageFolder> found = folder_from_environment(
+      state, "MOEVIT_BENCH_FMNIST",
+      "set MOEVIT_BENCH_FMNIST to a Fashion-MNIST folder, e.g. data/fmnist/train");
+  if (!found) return;
+  ImageFolder& folder = *found;
   // A fixed, class-balanced subset: every third image up to kFashionMnistImages.
   std::vector<moevit::ImageSample> subset;
   for (size_t i = 0; i < folder.samples.size() && subset.size() < kFashionMnistImages; i += 3)
@@ -137,13 +170,27 @@ void BM_LoaderFashionMnist(benchmark::State& state) {
   run_epochs(state, folder, fashion_mnist_transform());
 }
 
+void BM_LoaderCifar10(benchmark::State& state) {
+  std::optional<ImageFolder> found = folder_from_environment(
+      state, "MOEVIT_BENCH_CIFAR10",
+      "set MOEVIT_BENCH_CIFAR10 to CIFAR-10's train folder, e.g. build/data/cifar10/train");
+  if (!found) return;
+  ImageFolder& folder = *found;
+  // Every fifth image: 10,000 a epoch, class-balanced (the folders are sorted by class).
+  std::vector<moevit::ImageSample> subset;
+  for (size_t i = 0; i < folder.samples.size(); i += 5) subset.push_back(folder.samples[i]);
+  folder.samples = std::move(subset);
+  run_epochs(state, folder, with_augmentations(cifar10_transform(), state.range(1)));
+}
+
 void BM_LoaderJpeg224(benchmark::State& state) {
-  run_epochs(state, JpegFolder::instance().folder(), imagenet_transform());
+  run_epochs(state, JpegFolder::instance().folder(),
+             with_augmentations(imagenet_transform(), state.range(1)));
 }
 
 void BM_DecodeTransformJpeg224(benchmark::State& state) {
   const ImageFolder& folder = JpegFolder::instance().folder();
-  const TransformOptions transform = imagenet_transform();
+  const TransformOptions transform = with_augmentations(imagenet_transform(), state.range(0));
   std::mt19937 generator(1);
   size_t next = 0;
   for (auto _ : state) {
@@ -165,10 +212,16 @@ BENCHMARK(BM_LoaderFashionMnist)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
-BENCHMARK(BM_LoaderJpeg224)
-    ->Arg(1)
-    ->Arg(2)
+// Args: worker threads, augmentation set.
+BENCHMARK(BM_LoaderCifar10)
+    ->ArgsProduct({{1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
-BENCHMARK(BM_DecodeTransformJpeg224)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LoaderJpeg224)
+    ->ArgsProduct({{1, 2}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+// Arg: augmentation set.
+BENCHMARK(BM_DecodeTransformJpeg224)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
