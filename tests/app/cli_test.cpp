@@ -8,6 +8,8 @@
 
 #include "app/cli_options.h"
 #include "app/eval/metrics_log.h"
+#include "app/run/config.h"
+#include "app/run/config_fields.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 
@@ -172,6 +174,26 @@ TEST(Cli, BenchComparesTheMoeLayerWithDenseForEachExpertCount) {
       << bad.output;
 }
 
+TEST(Cli, BenchTimesTheLoaderAloneAndFeedingTheModel) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 8, 2);
+  testing::write_text(dir / "tiny.yaml", testing::tiny_config_yaml(dir / "data", dir / "run"));
+  const std::string bench = kMoevit + " bench --steps 2 --warmup 1 --batch 4 --config " +
+                            (dir / "tiny.yaml") + " --set data.auto_augment=randaugment";
+  const auto result = run_command(bench + " --json --loader " + (dir / "data"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json summary =
+      nlohmann::json::parse(result.output.substr(result.output.find('{')));
+  EXPECT_GT(summary["loader_img_s"].get<double>(), 0.0);
+  EXPECT_GT(summary["train_with_loader_img_s"].get<double>(), 0.0);
+  EXPECT_GE(summary["loader_workers"].get<int64_t>(), 1);
+  const auto text = run_command(bench + " --loader " + (dir / "data"));
+  EXPECT_NE(text.output.find("training fed by it"), std::string::npos) << text.output;
+  const auto missing = run_command(bench + " --loader " + (dir / "nowhere"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find(dir / "nowhere"), std::string::npos) << missing.output;
+}
+
 // cxxopts used to split every --set at its commas: moe.blocks=[1,3] became "moe.blocks=[1" and
 // "3]", and the example in configs/vit-s16-soft.yaml was refused.
 TEST(Cli, SetKeepsAListValueWhole) {
@@ -186,6 +208,25 @@ TEST(Cli, SetKeepsAListValueWhole) {
             (std::vector<std::string>{"a,b.png", "c.png"}));
   EXPECT_EQ(comma_list("4,8,16"), (std::vector<std::string>{"4", "8", "16"}));
   EXPECT_TRUE(comma_list("").empty());
+}
+
+// Every list key takes a whole YAML flow list through the command line, e.g. switching a
+// grayscale config to RGB with --set 'data.mean=[0.485,0.456,0.406]'.
+TEST(Cli, EveryListKeyTakesAFlowListThroughSet) {
+  int list_keys = 0;
+  for (const ConfigField& row : config_fields()) {
+    if (row.expected.rfind("a non-empty list", 0) != 0) continue;
+    ++list_keys;
+    const bool block_ids = row.expected.find("block ids") != std::string::npos;
+    const std::string value = block_ids ? "[0,2, 3]" : "[0.485,0.456, 0.406]";
+    cxxopts::Options parser("moevit test", "");
+    add_run_options(parser);
+    const cxxopts::ParseResult options =
+        parse_command_line(parser, {"--set", row.key + "=" + value, "--set", "model.channels=3"});
+    const Config config = parse_config("", "x.yaml", run_overrides(options));
+    EXPECT_EQ(row.get(config), block_ids ? "[0, 2, 3]" : "[0.485, 0.456, 0.406]") << row.key;
+  }
+  EXPECT_EQ(list_keys, 3);  // data.mean, data.std, moe.blocks
 }
 
 TEST(Cli, BenchWritesAProfilerTraceThatParses) {
