@@ -21,6 +21,11 @@ using testing::TempDir;
 
 const std::string kMoevit = MOEVIT_BINARY;
 
+// The JSON object a command printed (after any lines of text before it).
+nlohmann::json printed_json(const testing::CommandResult& result) {
+  return nlohmann::json::parse(result.output.substr(result.output.find('{')));
+}
+
 TEST(Cli, TrainThenEvalOnATinyFolder) {
   TempDir dir;
   testing::make_texture_folders(dir / "data");
@@ -38,8 +43,7 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   const auto evaluated =
       run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") + " --json");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
-  const nlohmann::json summary =
-      nlohmann::json::parse(evaluated.output.substr(evaluated.output.find('{')));
+  const nlohmann::json summary = printed_json(evaluated);
   EXPECT_EQ(summary["images"], 12);  // 3 classes × 4 val images
   EXPECT_EQ(summary["per_class_top1"].size(), 3u);
   EXPECT_EQ(summary["routing"].size(), 1u);
@@ -54,8 +58,7 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   const auto mirrored = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
                                     " --json --set data.eval_hflip=true");
   ASSERT_EQ(mirrored.exit_code, 0) << mirrored.output;
-  const nlohmann::json mirrored_summary =
-      nlohmann::json::parse(mirrored.output.substr(mirrored.output.find('{')));
+  const nlohmann::json mirrored_summary = printed_json(mirrored);
   EXPECT_EQ(mirrored_summary["hflip_averaged"], true);
   EXPECT_EQ(mirrored_summary["images"], 12);
   EXPECT_NE(mirrored_summary["loss"], summary["loss"]);
@@ -68,8 +71,7 @@ TEST(Cli, TrainThenEvalOnATinyFolder) {
   const auto trained_weights = run_command(kMoevit + " eval --checkpoint " + (dir / "run/best.pt") +
                                            " --json --weights trained");
   ASSERT_EQ(trained_weights.exit_code, 0) << trained_weights.output;
-  const nlohmann::json trained_summary =
-      nlohmann::json::parse(trained_weights.output.substr(trained_weights.output.find('{')));
+  const nlohmann::json trained_summary = printed_json(trained_weights);
   EXPECT_EQ(trained_summary["weights"], "trained");
   EXPECT_EQ(trained_summary["loss"], summary["loss"]);  // the same weights as auto's
   const auto unknown =
@@ -90,7 +92,7 @@ TEST(Cli, EvalCapacityFactorOverrideChangesDropRate) {
     const auto result = run_command(kMoevit + " eval --json --checkpoint " + (dir / "run/last.pt") +
                                     " --set moe.eval_capacity_factor=" + factor);
     EXPECT_EQ(result.exit_code, 0) << result.output;
-    return nlohmann::json::parse(result.output.substr(result.output.find('{')))["routing"][0];
+    return printed_json(result)["routing"][0];
   };
   const nlohmann::json roomy = block_at("4.0"), tight = block_at("0.25");
   EXPECT_EQ(roomy["dropped_fraction"].get<double>(), 0.0);  // C = 16 = an image's tokens
@@ -137,8 +139,7 @@ TEST(Cli, BenchRunsInBothPrecisions) {
                                     "--json --set run.precision=" +
                                     precision);
     ASSERT_EQ(result.exit_code, 0) << result.output;
-    const nlohmann::json summary =
-        nlohmann::json::parse(result.output.substr(result.output.find('{')));
+    const nlohmann::json summary = printed_json(result);
     EXPECT_GT(summary["train_img_s"].get<double>(), 0.0);
     EXPECT_GT(summary["infer_img_s"].get<double>(), 0.0);
     EXPECT_GT(summary["gemm_peak_fp32_gflop_s"].get<double>(), 0.0);
@@ -157,8 +158,7 @@ TEST(Cli, BenchComparesTheMoeLayerWithDenseForEachExpertCount) {
   const auto result =
       run_command(bench + MOEVIT_SOURCE_DIR "/configs/fmnist-soft.yaml --experts 2,16");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const nlohmann::json summary =
-      nlohmann::json::parse(result.output.substr(result.output.find('{')));
+  const nlohmann::json summary = printed_json(result);
   EXPECT_EQ(summary["moe_over_dense_ffn_by_experts"].size(), 2u);
   EXPECT_GT(summary["moe_over_dense_ffn_by_experts"]["16"].get<double>(), 0.0);
   // A dense config has no MoE layer to compare: refused, naming the key.
@@ -182,8 +182,7 @@ TEST(Cli, BenchTimesTheLoaderAloneAndFeedingTheModel) {
                             (dir / "tiny.yaml") + " --set data.auto_augment=randaugment";
   const auto result = run_command(bench + " --json --loader " + (dir / "data"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const nlohmann::json summary =
-      nlohmann::json::parse(result.output.substr(result.output.find('{')));
+  const nlohmann::json summary = printed_json(result);
   EXPECT_GT(summary["loader_img_s"].get<double>(), 0.0);
   EXPECT_GT(summary["train_with_loader_img_s"].get<double>(), 0.0);
   EXPECT_GE(summary["loader_workers"].get<int64_t>(), 1);
@@ -263,7 +262,7 @@ TEST(Cli, EveryNewRoutingModeTrainsSweepsClassifiesAndDrawsHeatmaps) {
     const auto swept = run_command(kMoevit + " eval --checkpoint " + run +
                                    "/last.pt --json --sweep capacity=0,1,4");
     ASSERT_EQ(swept.exit_code, 0) << overrides << "\n" << swept.output;
-    const nlohmann::json sweep = nlohmann::json::parse(swept.output.substr(swept.output.find('{')));
+    const nlohmann::json sweep = printed_json(swept);
     ASSERT_EQ(sweep["points"].size(), 3u) << sweep.dump();
     EXPECT_EQ(sweep["points"][0]["capacity_factor"], 0.0);
     EXPECT_EQ(sweep["points"][0]["reached_fraction"], 0.0);  // the experts are cut
