@@ -73,10 +73,6 @@ std::string json_quoted(const std::string& name) {
   return Json(name).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string tensor_label(const std::string& name) {
-  return "tensor " + json_quoted(name);
-}
-
 // A JSON value for an error message, cut short: a hostile shape may be megabytes long.
 std::string brief(const Json& value) {
   constexpr size_t kMaxChars = 60;
@@ -263,6 +259,10 @@ void check_buffer_tiling(const std::string& path, std::vector<TensorEntry>& entr
 
 }  // namespace
 
+std::string tensor_label(const std::string& name) {
+  return "tensor " + json_quoted(name);
+}
+
 SafetensorsFile read_safetensors(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error))
@@ -323,7 +323,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return contents;
 }
 
-void write_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   Json header = Json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;

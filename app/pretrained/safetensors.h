@@ -18,9 +18,12 @@
 
 namespace moevit {
 
+// Tensors by name: a state dict as a safetensors file holds it.
+using NamedTensors = std::map<std::string, torch::Tensor>;
+
 struct SafetensorsFile {
-  std::map<std::string, torch::Tensor> tensors;  // CPU, contiguous, in the file's dtype
-  std::map<std::string, std::string> metadata;   // "__metadata__", e.g. {"format": "pt"}
+  NamedTensors tensors;                         // CPU, contiguous, in the file's dtype
+  std::map<std::string, std::string> metadata;  // "__metadata__", e.g. {"format": "pt"}
 };
 
 // Reads the whole file. Dtypes read: F64, F32, F16, BF16, I64, I32, I16, I8, U8 (each into the
@@ -31,7 +34,11 @@ SafetensorsFile read_safetensors(const std::string& path);
 // `metadata`, the header padded with spaces to a multiple of 8 bytes as the reference writer
 // does, so the data starts 8-byte aligned. Atomic (app/run/atomic_write.h). Throws naming the
 // tensor for an undefined tensor, a dtype outside the list above, or the name "__metadata__".
-void write_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// `tensor "NAME"`, the name quoted and escaped as JSON writes it, for error messages: a hostile
+// name (a newline, a quote) cannot break the one-line error.
+std::string tensor_label(const std::string& name);
 
 }  // namespace moevit
