@@ -18,5 +18,7 @@ int run_plot(const CommandArgs& args);
 int run_classify(const CommandArgs& args);
 int run_heatmap(const CommandArgs& args);
 int run_augment_preview(const CommandArgs& args);
+int run_export(const CommandArgs& args);
+int run_import(const CommandArgs& args);
 
 }  // namespace moevit

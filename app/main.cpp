@@ -35,6 +35,10 @@ const Command kCommands[] = {
      moevit::run_bench},
     {"augment-preview", "draw training images as augmented, a grid PNG (--config FILE)",
      moevit::run_augment_preview},
+    {"export", "write a checkpoint as a timm ViT safetensors file (--checkpoint CKPT --out FILE)",
+     moevit::run_export},
+    {"import", "turn a timm ViT safetensors file into a checkpoint (FILE --out CKPT)",
+     moevit::run_import},
 };
 
 void print_usage() {
