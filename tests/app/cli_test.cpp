@@ -295,6 +295,57 @@ TEST(Cli, SweepRefusesABadListBeforeAnyWork) {
   }
 }
 
+// A dense class-token run out to timm's layout and back in: eval scores the imported checkpoint
+// exactly as the run's own, classify names its classes; a missing --out is refused in one line.
+TEST(Cli, ExportThenImportEvaluatesTheSame) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  testing::write_text(dir / "tiny.yaml",
+                      testing::tiny_config_yaml(dir / "data", dir / "run", "dense"));
+  const auto trained = run_command(kMoevit + " train --config " + (dir / "tiny.yaml") +
+                                   " --set model.pooling=token");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+
+  const auto exported = run_command(kMoevit + " export --checkpoint " + (dir / "run/last.pt") +
+                                    " --out " + (dir / "model.safetensors"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_NE(exported.output.find("tensors in timm's ViT layout (dim 16, depth 2, heads 2, patch 2, "
+                                 "image 8, 3 classes; the trained weights)"),
+            std::string::npos)
+      << exported.output;
+  const auto imported = run_command(kMoevit + " import " + (dir / "model.safetensors") + " --out " +
+                                    (dir / "imported.pt"));
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  EXPECT_NE(imported.output.find("class names from metadata"), std::string::npos)
+      << imported.output;
+
+  nlohmann::json summaries[2];
+  const std::string checkpoints[2] = {dir / "run/last.pt", dir / "imported.pt"};
+  for (int index = 0; index < 2; ++index) {  // the same threads: the same sums, bit for bit
+    const auto evaluated = run_command(kMoevit + " eval --checkpoint " + checkpoints[index] +
+                                       " --json --threads 1 --device cpu --data " + (dir / "data"));
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+    summaries[index] = printed_json(evaluated);
+  }
+  EXPECT_EQ(summaries[1]["images"], 6);
+  EXPECT_EQ(summaries[1]["loss"], summaries[0]["loss"]);
+  EXPECT_EQ(summaries[1]["top1"], summaries[0]["top1"]);
+  const auto classified = run_command(kMoevit + " classify --checkpoint " + (dir / "imported.pt") +
+                                      " " + (dir / "data/val/checker/0.png"));
+  EXPECT_EQ(classified.exit_code, 0) << classified.output;
+  EXPECT_NE(classified.output.find("horizontal"), std::string::npos) << classified.output;
+
+  const auto no_out = run_command(kMoevit + " import " + (dir / "model.safetensors"));
+  EXPECT_EQ(no_out.exit_code, 1);
+  EXPECT_NE(no_out.output.find("import: --out FILE is required"), std::string::npos)
+      << no_out.output;
+  const auto gap = run_command(kMoevit + " import " + (dir / "model.safetensors") + " --out " +
+                               (dir / "gap.pt") + " --set model.pooling=gap");
+  EXPECT_EQ(gap.exit_code, 1);
+  EXPECT_NE(gap.output.find("model.pooling: expected token"), std::string::npos) << gap.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "gap.pt"));
+}
+
 TEST(Cli, UnknownCommandSuggestsTheClosest) {
   const auto result = run_command(kMoevit + " trian");
   EXPECT_EQ(result.exit_code, 2);
