@@ -1,4 +1,4 @@
-// moevit train --config F [--set key=value ...] [--resume DIR|CKPT] [--out DIR]
+// moevit train --config F [--set key=value ...] [--resume DIR|CKPT | --init FILE] [--out DIR]
 //              [--nproc N | --rank R --world-size W --master HOST:PORT] [--backend gloo]
 #include <unistd.h>
 
@@ -8,14 +8,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/cli_options.h"
 #include "app/commands.h"
 #include "app/distributed/distributed.h"
 #include "app/distributed/launcher.h"
 #include "app/distributed/world_setup.h"
+#include "app/pretrained/init_from.h"
 #include "app/run/atomic_write.h"
 #include "app/run/checkpoint.h"
 #include "app/run/data_setup.h"
@@ -77,8 +80,12 @@ int run_train(const CommandArgs& args) {
   cxxopts::Options parser("moevit train", "Train a ViT-MoE classifier on a folder of images.");
   add_run_options(parser);
   parser.add_options()("resume", "continue from a checkpoint or an output folder's last.pt",
-                       cxxopts::value<std::string>())("out", "output folder (run.output_dir)",
-                                                      cxxopts::value<std::string>());
+                       cxxopts::value<std::string>())(
+      "init",
+      "start from the weights of a checkpoint or a timm ViT .safetensors file (positions "
+      "resampled, a fresh head, dense FFNs upcycled into experts; a fresh optimizer)",
+      cxxopts::value<std::string>())("out", "output folder (run.output_dir)",
+                                     cxxopts::value<std::string>());
   parser.add_options("Data parallel")(
       "nproc", "start N processes on this machine (cores shared out) and wait for them",
       cxxopts::value<int64_t>())("rank", "this process's rank (or RANK)",
@@ -95,6 +102,10 @@ int run_train(const CommandArgs& args) {
       return launch_local_processes(*launch);
   const std::string resume_path =
       options.count("resume") ? resolve_resume_path(options["resume"].as<std::string>()) : "";
+  const std::string init_path = option_or(options, "init", "");
+  if (!init_path.empty() && !resume_path.empty())
+    throw std::invalid_argument(
+        "train: --init starts a new run from weights, --resume continues one: give one of them");
   Config config = config_for_run(options, resume_path);
   if (options.count("out")) config.run.output_dir = options["out"].as<std::string>();
   require_data_root(config);
@@ -125,6 +136,13 @@ int run_train(const CommandArgs& args) {
                          warn);
   Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
                                  train_loader.batches_per_epoch(), resume_path, &world);
+  std::vector<std::string> init_lines;
+  if (!init_path.empty()) {
+    // The same file on every rank gives every rank the same weights (routers: run.seed's).
+    init_lines = initialize_from(init_path, *trainer.model);
+    if (trainer.ema)
+      trainer.ema = std::make_unique<ModelEma>(*trainer.model, trainer.config.optim.ema_decay);
+  }
   if (!is_main) {  // computes and all-reduces; rank 0 reports and writes
     train(trainer, train_loader, val_loader, TrainHooks{});
     return 0;
@@ -138,6 +156,8 @@ int run_train(const CommandArgs& args) {
               folders.train.samples.size(), folders.val.samples.size(),
               folders.train.class_names.size(), runtime.description.c_str(), processes.c_str(),
               resume_path.empty() ? "" : (", resumed from " + resume_path).c_str());
+  if (!init_path.empty()) std::printf("initialised from %s\n", init_path.c_str());
+  for (const std::string& line : init_lines) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
   TrainHooks hooks;
   hooks.on_progress = print_progress;
