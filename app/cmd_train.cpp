@@ -140,6 +140,7 @@ int run_train(const CommandArgs& args) {
   if (!init_path.empty()) {
     // The same file on every rank gives every rank the same weights (routers: run.seed's).
     init_lines = initialize_from(init_path, *trainer.model);
+    trainer.initialized_from = init_path;
     if (trainer.ema)
       trainer.ema = std::make_unique<ModelEma>(*trainer.model, trainer.config.optim.ema_decay);
   }

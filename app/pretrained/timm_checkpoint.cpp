@@ -222,6 +222,7 @@ TimmImport import_timm_safetensors(const std::string& path, const std::string& c
   CheckpointState state;
   state.config_yaml = dump_config(imported.config);
   state.class_names = imported.class_names;
+  state.initialized_from = path;
   save_checkpoint(checkpoint_path, *model, /*optimizer=*/nullptr, state);
   return imported;
 }

@@ -65,6 +65,8 @@ void save_checkpoint(const std::string& path, VisionTransformerImpl& model,
   archive.write("batches_into_epoch", c10::IValue(state.batches_into_epoch));
   archive.write("best_top1", c10::IValue(state.best_top1));
   if (state.rng_state.defined()) archive.write("rng_state", state.rng_state, /*is_buffer=*/true);
+  if (!state.initialized_from.empty())
+    archive.write("initialized_from", c10::IValue(state.initialized_from));
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -111,6 +113,9 @@ CheckpointState CheckpointReader::state() {
   state.best_top1 = value.toDouble();
   torch::Tensor rng_state;
   if (archive.try_read("rng_state", rng_state, /*is_buffer=*/true)) state.rng_state = rng_state;
+  // Absent from checkpoints of runs started from random weights, and from older ones.
+  if (archive.try_read("initialized_from", value) && value.isString())
+    state.initialized_from = value.toStringRef();
   return state;
 }
 

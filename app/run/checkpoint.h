@@ -26,6 +26,7 @@ struct CheckpointState {
   int64_t batches_into_epoch = 0;        // mid-epoch checkpoints: steps of `epoch` done
   double best_top1 = 0;                  // best validation top-1 so far
   torch::Tensor rng_state;               // CPU generator state (uint8), may be undefined
+  std::string initialized_from;  // the file of `train --init` or `import`, e.g. vit.safetensors
 };
 
 // optimizer may be null (weights-only checkpoint); averaged: the weights' moving average

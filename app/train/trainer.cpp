@@ -68,6 +68,7 @@ void resume(Trainer& trainer, const std::string& resume_path) {
   trainer.step = state.step;
   trainer.batches_into_epoch = state.batches_into_epoch;
   trainer.best_top1 = state.best_top1;
+  trainer.initialized_from = state.initialized_from;
   if (state.rng_state.defined()) {
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());

@@ -37,6 +37,8 @@ struct Trainer {
   int64_t epoch = 0, step = 0, batches_into_epoch = 0;
   double best_top1 = -1;
   std::string output_dir;
+  // `train --init FILE` (kept through resumes), recorded in checkpoints and metrics.jsonl.
+  std::string initialized_from;
   // Data parallel: this process's place in the job (nullptr: one process). Rank 0 alone
   // validates and writes metrics, checkpoints and curves; the others wait for it.
   World* world = nullptr;

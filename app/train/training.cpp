@@ -124,6 +124,7 @@ void save_run_checkpoint(Trainer& trainer, const std::string& name, int64_t epoc
   state.batches_into_epoch = trainer.batches_into_epoch;
   state.best_top1 = trainer.best_top1;
   state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  state.initialized_from = trainer.initialized_from;
   save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state,
                   trainer.ema ? &trainer.ema->model() : nullptr);
 }
@@ -307,6 +308,7 @@ nlohmann::json epoch_record(const Trainer& trainer, const EpochTally& tally,
       {"epoch_seconds", seconds_since(tally.start)},
       {"val", eval_json(validation.trained)}};
   if (validation.averaged) record["val_ema"] = eval_json(*validation.averaged);
+  if (!trainer.initialized_from.empty()) record["initialized_from"] = trainer.initialized_from;
   return record;
 }
 

@@ -8,6 +8,7 @@
 
 #include "app/cli_options.h"
 #include "app/eval/metrics_log.h"
+#include "app/run/checkpoint.h"
 #include "app/run/config.h"
 #include "app/run/config_fields.h"
 #include "tests/app/run_fixtures.h"
@@ -344,6 +345,32 @@ TEST(Cli, ExportThenImportEvaluatesTheSame) {
   EXPECT_EQ(gap.exit_code, 1);
   EXPECT_NE(gap.output.find("model.pooling: expected token"), std::string::npos) << gap.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "gap.pt"));
+
+  // The dense run upcycled into the config's MoE (block 1 of 2), from the run's checkpoint and
+  // from the exported file; the source recorded in the checkpoints and metrics.jsonl.
+  for (const std::string source : {"run/last.pt", "model.safetensors"}) {
+    const std::string out = dir / (source == "run/last.pt" ? "from_checkpoint" : "from_timm");
+    const auto upcycled = run_command(kMoevit + " train --config " + (dir / "tiny.yaml") +
+                                      " --set moe.router=topk --set model.pooling=token --init " +
+                                      (dir / source) + " --out " + out);
+    ASSERT_EQ(upcycled.exit_code, 0) << upcycled.output;
+    EXPECT_NE(upcycled.output.find("initialised from " + (dir / source)), std::string::npos)
+        << upcycled.output;
+    EXPECT_NE(upcycled.output.find("init: blocks 1 upcycled: 4 experts each a copy of the block's "
+                                   "dense FFN (width 32); routers fresh"),
+              std::string::npos)
+        << upcycled.output;
+    EXPECT_EQ(read_checkpoint_state(out + "/last.pt").initialized_from, dir / source);
+    const std::vector<nlohmann::json> records = read_json_lines(out + "/metrics.jsonl");
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0]["initialized_from"], dir / source);
+  }
+  const auto both = run_command(kMoevit + " train --config " + (dir / "tiny.yaml") + " --init " +
+                                (dir / "run/last.pt") + " --resume " + (dir / "run"));
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.output.find("train: --init starts a new run from weights, --resume continues one"),
+            std::string::npos)
+      << both.output;
 }
 
 TEST(Cli, UnknownCommandSuggestsTheClosest) {

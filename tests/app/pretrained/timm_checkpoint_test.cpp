@@ -79,6 +79,8 @@ TEST(TimmCheckpoint, ExportThenImportGivesTheSameTensorsAndLogits) {
   EXPECT_EQ(imported.config.data.mean, config.data.mean);
   EXPECT_EQ(imported.config.data.std, config.data.std);
   EXPECT_EQ(imported.config.data.crop_fraction, 0.9);
+  EXPECT_EQ(read_checkpoint_state(dir / "imported.pt").initialized_from, dir / "model.st");
+  EXPECT_EQ(read_checkpoint_state(dir / "original.pt").initialized_from, "");
 
   LoadedModel original = load_model(dir / "original.pt", {});
   LoadedModel reloaded = load_model(dir / "imported.pt", {});
