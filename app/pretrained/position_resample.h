@@ -11,11 +11,9 @@ namespace moevit {
 
 // positions [1, T + G², D] (T = class_tokens, 0 or 1, first; then a G×G grid row by row) →
 // [1, T + new_grid², D], in positions' dtype. Bilinear with half-pixel centres
-// (align_corners=false), as jax.image.resize's "bilinear" upsamples; downsampling skips jax's
-// antialiasing (timm's resample_abs_pos_embed turns antialias on for bicubic; for the
-// factor-of-two changes fine-tuning uses, the two agree upward and differ only downward).
-// Throws std::invalid_argument naming what is wrong for a grid that is not square or a
-// new_grid < 1.
+// (align_corners=false), as jax.image.resize's "bilinear" upsamples; shrinking is not
+// antialiased, where jax's resize is. Throws std::invalid_argument for a grid that is not square
+// or a new_grid < 1.
 torch::Tensor resample_position_embedding(const torch::Tensor& positions, int64_t class_tokens,
                                           int64_t new_grid);
 
