@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "app/pretrained/position_resample.h"
 #include "app/pretrained/safetensors.h"
