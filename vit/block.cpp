@@ -4,8 +4,8 @@
 
 namespace moevit {
 
-BlockImpl::BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, double drop_path_rate)
-    : drop_path_rate_(drop_path_rate) {
+BlockImpl::BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, BlockDropPath drop_path)
+    : drop_path_(drop_path) {
   TORCH_CHECK(ffn_layer != nullptr, "Block: expected an FFN layer (dense_ffn or moe_ffn)");
   const auto norm_options = torch::nn::LayerNormOptions({config.dim}).eps(1e-6);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
@@ -50,18 +50,16 @@ BranchSize& BranchSize::operator+=(const BranchSize& other) {
 
 BlockOutput BlockImpl::forward(const torch::Tensor& tokens, bool measure_branch) {
   BlockOutput output;
-  const auto dropped = [&](const torch::Tensor& branch) {
-    return drop_path(branch, drop_path_rate_, is_training());
-  };
   const torch::Tensor attended =
-      add_residual(tokens, dropped(attention->forward(norm1->forward(tokens))));
+      add_residual(tokens, moevit::drop_path(attention->forward(norm1->forward(tokens)),
+                                             drop_path_.attention, is_training()));
   // An MoE layer still routes (and its aux losses count) for a dropped sample: as in timm, only
   // the branch's contribution to the residual is dropped.
   FfnOutput ffn_output = ffn_->forward(norm2->forward(attended));
   output.routing = std::move(ffn_output.routing);
   const torch::Tensor& branch = ffn_output.tokens;
   if (measure_branch) output.ffn_size = measure(attended, branch);
-  output.tokens = add_residual(attended, dropped(branch));
+  output.tokens = add_residual(attended, moevit::drop_path(branch, drop_path_.ffn, is_training()));
   return output;
 }
 

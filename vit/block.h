@@ -34,14 +34,20 @@ struct BlockOutput {
   std::optional<BranchSize> ffn_size;   // set when forward was asked to measure it
 };
 
+// Each residual branch's stochastic-depth rate.
+struct BlockDropPath {
+  double attention = 0.0;
+  double ffn = 0.0;
+};
+
 // Pre-LN transformer block: x += attention(norm1(x)); x += ffn(norm2(x)), where the FFN is the
 // one the block was given (vit/ffn.h): the dense Mlp or, in the blocks the placement names, an
 // MoE layer. In training each branch may be dropped per sample (stochastic depth).
 class BlockImpl : public torch::nn::Module {
  public:
   // ffn_layer builds the FFN (dense_ffn or moe_ffn), registered as "mlp" or "moe".
-  // drop_path_rate: this block's stochastic-depth rate (vit/drop_path.h), 0 for none.
-  BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, double drop_path_rate = 0.0);
+  // drop_path: this block's stochastic-depth rates (vit/drop_path.h), 0 for none.
+  BlockImpl(const ModelConfig& config, FfnLayer ffn_layer, BlockDropPath drop_path = {});
 
   // tokens [B,N,D] → [B,N,D]. measure_branch: also report the FFN branch's size.
   BlockOutput forward(const torch::Tensor& tokens, bool measure_branch = false);
@@ -50,6 +56,7 @@ class BlockImpl : public torch::nn::Module {
   // The block's MoE layer; an empty holder when its FFN is dense.
   MoeLayer moe_layer() const { return ffn_->moe_layer(); }
   bool has_moe() const { return !moe_layer().is_empty(); }
+  const BlockDropPath& drop_path() const { return drop_path_; }
 
   torch::nn::LayerNorm norm1{nullptr};
   Attention attention{nullptr};
@@ -57,7 +64,7 @@ class BlockImpl : public torch::nn::Module {
 
  private:
   std::shared_ptr<Ffn> ffn_;
-  double drop_path_rate_ = 0.0;
+  BlockDropPath drop_path_;
 };
 TORCH_MODULE(Block);
 

@@ -45,7 +45,11 @@ struct ModelConfig {
   Stem stem = Stem::kPatch;  // conv needs patch_size a power of two
   double dropout = 0.0;      // on attention output and FFN output
   double drop_path = 0.0;    // stochastic depth at the last block, rising from 0 (timm)
-  MoeOptions moe;            // moe.router == kDense means no MoE blocks at all
+  // Whether stochastic depth also drops the MoE blocks' FFN branch. Dropping it trains the model
+  // to do without its experts, which is what cutting them at evaluation measures
+  // (docs/results.md); false keeps the drop on their attention branch only.
+  bool drop_path_moe = true;
+  MoeOptions moe;  // moe.router == kDense means no MoE blocks at all
   // standard or lsa; lsa needs at least 2 tokens
   AttentionKind attention = AttentionKind::kStandard;
   MoePlacement placement;

@@ -22,7 +22,8 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelConfig& config, WeightIn
   for (int64_t id = 0; id < config.depth; ++id) {
     const bool use_moe = std::find(moe_ids.begin(), moe_ids.end(), id) != moe_ids.end();
     const FfnLayer ffn_layer = use_moe ? &moe_ffn : &dense_ffn;
-    block_list_.push_back(Block(config, ffn_layer, drop_rates[id]));
+    const double ffn_rate = use_moe && !config.drop_path_moe ? 0.0 : drop_rates[id];
+    block_list_.push_back(Block(config, ffn_layer, BlockDropPath{drop_rates[id], ffn_rate}));
     blocks->push_back(block_list_.back());
   }
   norm = register_module("norm",

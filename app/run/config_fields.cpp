@@ -198,6 +198,7 @@ std::vector<ConfigField> make_fields() {
       field("model.attention", attention, model, &ModelConfig::attention),
       field("model.dropout", number, model, &ModelConfig::dropout),
       field("model.drop_path", number, model, &ModelConfig::drop_path),
+      field("model.drop_path_moe", boolean, model, &ModelConfig::drop_path_moe),
       field("moe.router", router, moe, &MoeOptions::router),
       field("moe.num_experts", integer, moe, &MoeOptions::num_experts),
       field("moe.k", integer, moe, &MoeOptions::experts_per_token),

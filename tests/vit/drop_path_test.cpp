@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include "tests/support/tiny_model.h"
+#include "vit/block.h"
+#include "vit/ffn.h"
 #include "vit/vision_transformer.h"
 
 namespace moevit {
@@ -74,6 +76,40 @@ TEST(DropPath, ModelDropsBranchesOnlyInTraining) {
   const torch::Tensor first = model->forward(images).logits;
   const torch::Tensor second = model->forward(images).logits;
   EXPECT_FALSE(torch::allclose(first, second));
+}
+
+// drop_path_moe: false keeps the rate on every attention branch and on the dense FFNs, and sets
+// the MoE blocks' FFN branch to 0; true (the default) drops every branch alike.
+TEST(DropPath, DropPathMoeFalseSparesOnlyTheMoeBlocksFfnBranch) {
+  ModelConfig config = testing::tiny_model_config(RouterKind::kTopK);
+  config.depth = 3;  // MoE in block 1 (every 2)
+  config.drop_path = 0.2;
+  config.drop_path_moe = false;
+  VisionTransformer spared(config);
+  const double expected_attention[] = {0.0, 0.1, 0.2};
+  const double expected_ffn[] = {0.0, 0.0, 0.2};
+  for (int64_t id = 0; id < 3; ++id) {
+    const BlockDropPath& rates = spared->blocks->at<BlockImpl>(id).drop_path();
+    EXPECT_DOUBLE_EQ(rates.attention, expected_attention[id]) << id;
+    EXPECT_DOUBLE_EQ(rates.ffn, expected_ffn[id]) << id;
+  }
+  config.drop_path_moe = true;
+  VisionTransformer dropped(config);
+  EXPECT_DOUBLE_EQ(dropped->blocks->at<BlockImpl>(1).drop_path().ffn, 0.1);
+}
+
+// In training, a block whose FFN rate is 0 never drops its FFN branch: with the attention rate
+// also 0, its training forward equals its eval forward on every call.
+TEST(DropPath, ABlockWithRatesZeroIsTheSameInTrainingAndEval) {
+  ModelConfig config = testing::tiny_model_config(RouterKind::kSoft);
+  torch::manual_seed(3);
+  Block block(config, &moe_ffn, BlockDropPath{0.0, 0.0});
+  const torch::Tensor tokens = torch::randn({16, 4, config.dim});
+  block->eval();
+  const torch::Tensor expected = block->forward(tokens).tokens;
+  block->train();
+  for (int call = 0; call < 3; ++call)
+    EXPECT_TRUE(torch::allclose(block->forward(tokens).tokens, expected)) << call;
 }
 
 }  // namespace

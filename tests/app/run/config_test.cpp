@@ -22,7 +22,8 @@ using Overrides = std::vector<std::string>;
 // its default (warmup_steps and blocks are set instead; at most one of each may be).
 const char* kEveryKeyChanged = R"(
 model: {image_size: 32, patch_size: 8, channels: 3, dim: 96, depth: 4, heads: 4, mlp_dim: 200,
-        num_classes: 7, pooling: token, stem: conv, attention: lsa, dropout: 0.1, drop_path: 0.2}
+        num_classes: 7, pooling: token, stem: conv, attention: lsa, dropout: 0.1, drop_path: 0.2,
+        drop_path_moe: false}
 moe:
   router: priority
   num_experts: 4
@@ -120,6 +121,7 @@ TEST(Config, ReadsEveryTypeFromNestedMaps) {
   EXPECT_EQ(config.model.attention, AttentionKind::kLocalitySelf);
   EXPECT_DOUBLE_EQ(config.model.dropout, 0.1);
   EXPECT_DOUBLE_EQ(config.model.drop_path, 0.2);
+  EXPECT_FALSE(config.model.drop_path_moe);
   EXPECT_EQ(config.model.moe.router, RouterKind::kPriority);
   EXPECT_EQ(config.model.moe.experts_per_token, 2);
   EXPECT_TRUE(config.model.moe.renormalize_gates);
