@@ -10,28 +10,9 @@
 
 #include <torch/optim/adamw.h>
 
-#include <sstream>
-#include <string>
-#include <type_traits>
+#include "app/run/optimizer_state_key.h"
 
 namespace moevit {
-
-// The key under which torch::optim::Optimizer keeps a parameter's state (`state_map` is its
-// state()): the address of the TensorImpl, as text in LibTorch 1.13 (c10::guts::to_string of
-// the pointer), as the pointer itself in later versions. Deduced from the map, so both compile.
-template <typename StateMap>
-typename StateMap::key_type optimizer_state_key(const StateMap& state_map,
-                                                const torch::Tensor& parameter) {
-  using Key = typename StateMap::key_type;
-  (void)state_map;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream text;
-    text << parameter.unsafeGetTensorImpl();
-    return text.str();
-  } else {
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
 
 class FusedAdamW : public torch::optim::AdamW {
  public:
