@@ -1,6 +1,7 @@
 #include "app/train/training.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 
@@ -22,6 +23,8 @@
 #include "app/run/checkpoint.h"
 #include "app/train/mixup.h"
 #include "app/train/optimizer_setup.h"
+#include "app/train/rank_agreement.h"
+#include "app/train/stop_request.h"
 #include "datasets/loader.h"
 #include "datasets/seeded_generator.h"
 
@@ -113,8 +116,16 @@ struct Validation {
   const EvalResult& ranked() const { return averaged ? *averaged : trained; }
 };
 
+// The first line of an error's message (LibTorch's carry a backtrace after it).
+std::string first_line_of(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  const std::string message = torch_error ? torch_error->what_without_backtrace() : error.what();
+  return message.substr(0, message.find('\n'));
+}
+
 // `name` in the output folder, holding the run's position after `epochs_completed` epochs and
-// trainer.batches_into_epoch steps of the next.
+// trainer.batches_into_epoch steps of the next. A write that fails (a full disk, a folder made
+// read-only) is one line naming the file; the one written before stays whole.
 void save_run_checkpoint(Trainer& trainer, const std::string& name, int64_t epochs_completed) {
   CheckpointState state;
   state.config_yaml = dump_config(trainer.config);
@@ -125,8 +136,15 @@ void save_run_checkpoint(Trainer& trainer, const std::string& name, int64_t epoc
   state.best_top1 = trainer.best_top1;
   state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   state.initialized_from = trainer.initialized_from;
-  save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state,
-                  trainer.ema ? &trainer.ema->model() : nullptr);
+  const std::string path = trainer.output_dir + "/" + name;
+  const PartialFileGuard partial(path + ".tmp");  // a stop at once mid-write removes it
+  try {
+    save_checkpoint(path, *trainer.model, trainer.optimizer.get(), state,
+                    trainer.ema ? &trainer.ema->model() : nullptr);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(path + ": cannot write the checkpoint (" + first_line_of(error) +
+                             "); the " + name + " written before, if any, is unchanged");
+  }
 }
 
 std::string summary_line(int64_t epoch, int64_t total_epochs, double train_loss,
@@ -266,10 +284,29 @@ void log_progress(const Trainer& trainer, const EpochTally& tally, const TrainHo
 }
 
 // run.checkpoint_every_steps > 0: last.pt mid-epoch too (a resume skips what it trained on).
-void save_step_checkpoint(Trainer& trainer) {
+bool step_checkpoint_due(const Trainer& trainer) {
   const int64_t every = trainer.config.run.checkpoint_every_steps;
-  if (is_main(trainer) && every > 0 && trainer.step % every == 0)
+  return every > 0 && trainer.step % every == 0;
+}
+
+void save_step_checkpoint(Trainer& trainer) {
+  if (is_main(trainer) && step_checkpoint_due(trainer))
     save_run_checkpoint(trainer, "last.pt", /*epochs_completed=*/trainer.epoch);
+}
+
+// The signal every rank agreed to stop for at this point (0: go on).
+int agreed_stop(const Trainer& trainer, const TrainHooks& hooks) {
+  return agreed_stop_signal(hooks.stop_signal ? hooks.stop_signal() : 0, trainer.world);
+}
+
+// A stop between two steps of an epoch: last.pt at this position (unless the step's own
+// checkpoint has just written it), by rank 0 while the others wait, so that no rank exits
+// before it is whole.
+TrainEnd stop_mid_epoch(Trainer& trainer, int signal) {
+  if (is_main(trainer) && !step_checkpoint_due(trainer))
+    save_run_checkpoint(trainer, "last.pt", /*epochs_completed=*/trainer.epoch);
+  if (trainer.world) trainer.world->barrier();
+  return {signal, trainer.epoch + 1, trainer.step, trainer.output_dir + "/last.pt"};
 }
 
 // After the epoch's last step: its training time, the position moved to the epoch's end, and
@@ -336,12 +373,30 @@ void plot_curves(const Trainer& trainer) {
   if (std::filesystem::exists(trainer.output_dir + "/metrics.jsonl")) plot_run(trainer.output_dir);
 }
 
+// Rank 0, after the epoch's steps: validate, record in metrics.jsonl, checkpoint, report.
+void validate_and_record(Trainer& trainer, const EpochTally& tally, ImageLoader& val_loader,
+                         const TrainHooks& hooks) {
+  const Validation validation = validate(trainer, val_loader);
+  nlohmann::json record = epoch_record(trainer, tally, validation);
+  append_json_line(trainer.output_dir + "/metrics.jsonl", record);
+  save_epoch_checkpoints(trainer, validation);
+  report_epoch(trainer, tally, validation, std::move(record), hooks);
+}
+
+// Whether an epoch follows the one in progress.
+bool epochs_remain_after_this(const Trainer& trainer) {
+  return trainer.epoch + 1 < trainer.total_epochs && trainer.step < trainer.schedule.total_steps;
+}
+
 }  // namespace
 
-void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
-           const TrainHooks& hooks) {
+TrainEnd train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
+               const TrainHooks& hooks) {
   std::filesystem::create_directories(trainer.output_dir);
   const StepContext context = step_context(trainer);
+  // A signal while the run was being set up stops it before its first step.
+  if (const int signal = agreed_stop(trainer, hooks))
+    return {signal, trainer.epoch + 1, trainer.step, ""};
   for (; trainer.epoch < trainer.total_epochs && trainer.step < trainer.schedule.total_steps;
        ++trainer.epoch) {
     EpochTally tally = start_epoch(trainer, train_loader);
@@ -350,20 +405,20 @@ void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
       tally.add(train_step(trainer, context, train_loader, micro_batches));
       log_progress(trainer, tally, hooks);
       save_step_checkpoint(trainer);
+      // After the epoch's last step, a stop waits for its validation and checkpoints.
+      if (steps_remain(trainer, tally))
+        if (const int signal = agreed_stop(trainer, hooks)) return stop_mid_epoch(trainer, signal);
     }
     finish_epoch_steps(trainer, tally);
-    if (!is_main(trainer)) {  // rank 0 validates and writes; wait for it, then go on together
-      trainer.world->barrier();
-      continue;
-    }
-    const Validation validation = validate(trainer, val_loader);
-    nlohmann::json record = epoch_record(trainer, tally, validation);
-    append_json_line(trainer.output_dir + "/metrics.jsonl", record);
-    save_epoch_checkpoints(trainer, validation);
-    report_epoch(trainer, tally, validation, std::move(record), hooks);
+    // Rank 0 validates and writes; the others wait for it, then all go on together.
+    if (is_main(trainer)) validate_and_record(trainer, tally, val_loader, hooks);
     if (trainer.world) trainer.world->barrier();
+    if (epochs_remain_after_this(trainer))
+      if (const int signal = agreed_stop(trainer, hooks))
+        return {signal, trainer.epoch + 1, trainer.step, trainer.output_dir + "/last.pt"};
   }
   if (is_main(trainer)) plot_curves(trainer);
+  return {};
 }
 
 }  // namespace moevit

@@ -1,9 +1,14 @@
 #include "app/train/training.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "app/eval/evaluation.h"
 #include "app/eval/metrics_log.h"
@@ -20,8 +25,10 @@ namespace {
 
 using testing::TempDir;
 
-// Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total.
-VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs) {
+// Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total;
+// `end` (if given) gets how training ended.
+VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs,
+                      const TrainHooks& hooks = {}, TrainEnd* end = nullptr) {
   const Runtime runtime = configure_runtime(config.run, nullptr);
   const TrainValFolders folders = resolve_train_val(config.data.root, 0.0, 0);
   ImageLoader train_loader(folders.train, transform_options(config),
@@ -31,7 +38,8 @@ VisionTransformer run(const Config& config, const std::string& resume, int64_t s
   Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
                                  train_loader.batches_per_epoch(), resume);
   trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
-  train(trainer, train_loader, val_loader, {});
+  const TrainEnd ended = train(trainer, train_loader, val_loader, hooks);
+  if (end) *end = ended;
   return trainer.model;
 }
 
@@ -188,6 +196,83 @@ TEST(Training, NonFiniteLossStopsWithAClearMessage) {
   config.optim.lr = 1e30;  // the first step blows the weights up; the second loss is NaN/Inf
   config.optim.grad_clip = 0;
   EXPECT_NE(testing::error_message([&] { run(config, "", 1); }).find("loss is"), std::string::npos);
+}
+
+// A stop asked for after step `stop_step` (SIGINT, as the CLI's StopSignals reports it).
+TrainHooks stop_after(int64_t stop_step, int64_t& steps_seen) {
+  TrainHooks hooks;
+  hooks.on_progress = [&steps_seen](const TrainProgress& progress) { steps_seen = progress.step; };
+  hooks.stop_signal = [&steps_seen, stop_step] { return steps_seen == stop_step ? SIGINT : 0; };
+  return hooks;
+}
+
+// 18 images in batches of 8: 3 steps per epoch. A stop after step 4 comes mid-epoch 2 (last.pt
+// written there); one after step 3 waits for epoch 1's validation and checkpoints. Either way
+// the resumed run ends bit for bit where the uninterrupted one ends.
+TEST(Training, AStopWritesLastPtAndTheResumeEndsWhereTheStraightRunEnds) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  const VisionTransformer straight = run(texture_config(dir / "data", dir / "a", "topk"), "", 4);
+  const auto expected = straight->named_parameters();
+  struct Case {
+    int64_t stop_step, epochs_completed, batches_into_epoch, epoch;
+  };
+  for (const Case& stop : {Case{4, 1, 1, 2}, Case{3, 1, 0, 1}}) {
+    const std::string out = dir / ("b" + std::to_string(stop.stop_step));
+    const Config config = texture_config(dir / "data", out, "topk");
+    int64_t steps_seen = 0;
+    TrainEnd end;
+    run(config, "", 4, stop_after(stop.stop_step, steps_seen), &end);
+    EXPECT_EQ(end.stop_signal, SIGINT);
+    EXPECT_EQ(end.step, stop.stop_step);
+    EXPECT_EQ(end.epoch, stop.epoch);
+    EXPECT_EQ(end.checkpoint, out + "/last.pt");
+    EXPECT_EQ(steps_seen, stop.stop_step);  // no step after the stop
+    const CheckpointState state = read_checkpoint_state(out + "/last.pt");
+    EXPECT_EQ(state.step, stop.stop_step);
+    EXPECT_EQ(state.epoch, stop.epochs_completed);
+    EXPECT_EQ(state.batches_into_epoch, stop.batches_into_epoch);
+    EXPECT_EQ(read_json_lines(out + "/metrics.jsonl").size(), 1u);  // epoch 1 validated
+
+    TrainEnd resumed_end;
+    const VisionTransformer resumed = run(config, out + "/last.pt", 4, {}, &resumed_end);
+    EXPECT_EQ(resumed_end.stop_signal, 0);
+    for (const auto& item : resumed->named_parameters())
+      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()]))
+          << "stop after step " << stop.stop_step << ": " << item.key();
+    EXPECT_EQ(read_json_lines(out + "/metrics.jsonl").size(), 4u);
+  }
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Makes `folder` refuse new files. Root writes whatever the permissions say, so for root a
+// folder stands where the checkpoint's temporary file (PATH.tmp) would be written.
+void refuse_new_files(const std::string& folder) {
+  if (geteuid() != 0)
+    chmod(folder.c_str(), 0555);
+  else
+    std::filesystem::create_directories(folder + "/last.pt.tmp/in-the-way");
+}
+
+TEST(Training, AnUnwritableOutputFolderFailsInOneLineAndKeepsLastPt) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 4, 1);
+  const Config config = texture_config(dir / "data", dir / "out", "topk");
+  run(config, "", 1);
+  const std::string last = dir / "out/last.pt", before = read_all(last);
+  refuse_new_files(dir / "out");
+  const std::string error = testing::error_message([&] { run(config, last, 2); });
+  EXPECT_EQ(error.rfind(last + ": cannot write the checkpoint (", 0), 0u) << error;
+  EXPECT_NE(error.find("); the last.pt written before, if any, is unchanged"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  EXPECT_EQ(read_all(last), before);
+  EXPECT_FALSE(std::filesystem::is_regular_file(last + ".tmp"));  // nothing half-written
+  EXPECT_EQ(read_checkpoint_state(last).epoch, 1);
 }
 
 TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
