@@ -199,6 +199,10 @@ int run_train(const CommandArgs& args) {
   for (const std::string& line : init_lines) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
   hooks.on_progress = print_progress;
+  hooks.on_notice = [](const std::string& line) {
+    if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");  // after the redrawn progress line
+    std::fprintf(stderr, "moevit: %s\n", line.c_str());
+  };
   hooks.on_epoch = [](const EpochSummary& summary) {
     if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
     std::printf("%s\n", summary.line.c_str());

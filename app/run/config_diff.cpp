@@ -13,7 +13,9 @@ namespace {
 
 // They change neither the weights nor the random draws: threads and workers change speed (and
 // may change fp32 summation order, as a different machine would), the others where output and
-// logs go or how often. Epochs and steps lengthen (or shorten) the run, the reason to resume.
+// logs go or how often. Epochs and steps lengthen (or shorten) the run, the reason to resume;
+// optim.skip_nonfinite acts only on a step that went non-finite, the reason to resume a run
+// that stopped at one.
 constexpr const char* kMayChangeOnResume[] = {
     "run.threads",
     "data.workers",
@@ -23,6 +25,7 @@ constexpr const char* kMayChangeOnResume[] = {
     "run.collective_timeout_s",
     "optim.epochs",
     "optim.steps",
+    "optim.skip_nonfinite",
 };
 
 bool unused(const ConfigField& row, const Config& config) {

@@ -21,8 +21,9 @@ struct ConfigChange {
 std::vector<ConfigChange> config_changes(const Config& saved, const Config& now);
 
 // Keys that may differ between a run and its resume: how it runs (threads, loader workers,
-// output folder, logging, checkpoint interval, collective timeout) and how long (optim.epochs,
-// optim.steps). The number of processes is not a key: checkpoints resume with any.
+// output folder, logging, checkpoint interval, collective timeout), how long (optim.epochs,
+// optim.steps), and optim.skip_nonfinite. The number of processes is not a key: checkpoints
+// resume with any.
 bool may_change_on_resume(const std::string& key);
 
 // Throws std::invalid_argument, one line naming `checkpoint_path` and every other differing

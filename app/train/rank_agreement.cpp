@@ -20,6 +20,13 @@ int agreed_stop_signal(int received, World* world) {
   return requests[1].item<double>() > 0 ? SIGINT : 0;
 }
 
+bool any_rank(bool local, World* world) {
+  if (!world || world->size() == 1) return local;
+  torch::Tensor count = torch::tensor({local ? 1.0 : 0.0}, torch::kDouble);
+  world->all_reduce_sum(count);
+  return count.item<double>() > 0;
+}
+
 std::unique_ptr<RunLock> lock_output_folder(World& world, const std::string& output_dir,
                                             std::string* note) {
   std::unique_ptr<RunLock> lock;

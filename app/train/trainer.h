@@ -36,6 +36,9 @@ struct Trainer {
   // takes optim.accum_steps loader batches).
   int64_t epoch = 0, step = 0, batches_into_epoch = 0;
   double best_top1 = -1;
+  // Steps skipped as non-finite by this process (optim.skip_nonfinite; not checkpointed, so a
+  // resumed run has its whole allowance again).
+  int64_t skipped_steps = 0;
   std::string output_dir;
   // `train --init FILE` (kept through resumes), recorded in checkpoints and metrics.jsonl.
   std::string initialized_from;

@@ -2,8 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,12 +19,10 @@
 #include "app/eval/metrics_log.h"
 #include "app/figures/curves.h"
 #include "app/run/checkpoint.h"
-#include "app/train/mixup.h"
-#include "app/train/optimizer_setup.h"
 #include "app/train/rank_agreement.h"
 #include "app/train/stop_request.h"
+#include "app/train/train_step.h"
 #include "datasets/loader.h"
-#include "datasets/seeded_generator.h"
 
 namespace moevit {
 
@@ -38,46 +34,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// What every step of a run reuses.
-struct StepContext {
-  std::vector<torch::Tensor> parameters;  // all-reduced and clipped together
-  std::vector<MoeLayer> moe_layers;       // their balancing biases move after each step
-  torch::nn::functional::CrossEntropyFuncOptions cross_entropy;  // with optim.label_smoothing
-  MixupOptions mixup;      // data.mixup / data.cutmix; when on, the smoothing is in its targets
-  int64_t world_size = 1;  // ranks, each with an equal share of the global batch
-  int64_t rank = 0;
-};
-
 // Rank 0 (or the only process) validates and writes; the other ranks wait for it.
 bool is_main(const Trainer& trainer) {
   return !trainer.world || trainer.world->is_main();
 }
-
-StepContext step_context(Trainer& trainer) {
-  StepContext context;
-  context.parameters = trainer.model->parameters();
-  context.moe_layers = trainer.model->moe_layers();
-  context.cross_entropy.label_smoothing(trainer.config.optim.label_smoothing);
-  const DataConfig& data = trainer.config.data;
-  context.mixup = {data.mixup,
-                   data.cutmix,
-                   data.mixup_prob,
-                   data.mixup_switch_prob,
-                   trainer.config.optim.label_smoothing,
-                   trainer.config.model.num_classes};
-  context.world_size = trainer.world ? trainer.world->size() : 1;
-  context.rank = trainer.world ? trainer.world->rank() : 0;
-  return context;
-}
-
-// What one optimizer step did.
-struct StepResult {
-  double loss = 0;      // mean over its micro-batches of task loss + weighted aux loss
-  double aux = 0;       // mean over its micro-batches of the aux loss alone
-  int64_t images = 0;   // trained on, over all ranks
-  int64_t batches = 0;  // loader batches taken (micro-batches)
-  double lr = 0;
-};
 
 // One epoch's running totals, from its start (or where a resumed run came back in).
 struct EpochTally {
@@ -85,6 +45,7 @@ struct EpochTally {
   int64_t loader_batches = 0;        // the loader's batches this epoch
   int64_t batches_taken = 0;         // of them taken: skipped on resume, or trained on
   int64_t steps = 0;                 // optimizer steps taken this epoch
+  int64_t skipped = 0;               // of them skipped as non-finite (no update, no loss)
   double loss_sum = 0, aux_sum = 0;  // of the steps' losses (over all ranks after the epoch)
   int64_t images = 0;
   double lr = 0;             // the last step's
@@ -97,13 +58,17 @@ struct EpochTally {
   void add(const StepResult& step) {
     batches_taken += step.batches;
     ++steps;
+    lr = step.lr;
+    if (step.skipped) {
+      ++skipped;
+      return;
+    }
     loss_sum += step.loss;
     aux_sum += step.aux;
     images += step.images;
-    lr = step.lr;
   }
-  double mean_loss() const { return steps ? loss_sum / steps : 0.0; }
-  double mean_aux_loss() const { return steps ? aux_sum / steps : 0.0; }
+  double mean_loss() const { return steps > skipped ? loss_sum / (steps - skipped) : 0.0; }
+  double mean_aux_loss() const { return steps > skipped ? aux_sum / (steps - skipped) : 0.0; }
 };
 
 // Validation of the trained weights and, with optim.ema_decay, of their moving average.
@@ -185,87 +150,6 @@ bool steps_remain(const Trainer& trainer, const EpochTally& tally) {
   return trainer.step < trainer.schedule.total_steps && tally.batches_taken < tally.loader_batches;
 }
 
-Batch next_batch(ImageLoader& loader) {
-  std::optional<Batch> batch = loader.next_batch();
-  if (!batch) throw std::logic_error("the loader ended before its batches_per_epoch");
-  return std::move(*batch);
-}
-
-// The task loss of a micro-batch: cross-entropy on its labels, or, with Mixup/CutMix on, the
-// soft-target cross-entropy of the mixed batch, mixed by a generator seeded by (run seed, step,
-// micro-batch of this rank), so a resumed run mixes as the uninterrupted one did.
-torch::Tensor task_loss(Trainer& trainer, const StepContext& context, const Batch& batch,
-                        int64_t micro, int64_t micro_batches, torch::Tensor& aux) {
-  const torch::Tensor images = batch.images.to(trainer.runtime.device);
-  const torch::Tensor labels = batch.labels.to(trainer.runtime.device);
-  AutocastScope autocast(trainer.runtime);
-  if (!context.mixup.enabled()) {
-    const VitOutput output = trainer.model->forward(images);
-    aux = output.aux.total;
-    return torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
-                                                context.cross_entropy);
-  }
-  std::mt19937 generator =
-      seeded_generator(static_cast<uint64_t>(trainer.config.run.seed), RandomPurpose::kMixup,
-                       static_cast<uint64_t>(trainer.step),
-                       static_cast<uint64_t>(context.rank * micro_batches + micro));
-  const MixedBatch mixed = mix_batch(images, labels, context.mixup, generator);
-  const VitOutput output = trainer.model->forward(mixed.images);
-  aux = output.aux.total;
-  return soft_target_cross_entropy(output.logits.to(torch::kFloat), mixed.targets);
-}
-
-// One micro-batch: forward under autocast, the loss (task + weighted aux, in float32) and its
-// NaN/Inf check, then backward scaled by 1 / micro_batches, so the step's gradient is that of
-// the mean of its micro-batches' losses. Returns the loss and the aux loss, unscaled.
-std::pair<double, double> forward_backward(Trainer& trainer, const StepContext& context,
-                                           const Batch& batch, int64_t micro,
-                                           int64_t micro_batches) {
-  torch::Tensor aux;
-  // Two statements: aux is set by task_loss, and the operands of + are unsequenced.
-  const torch::Tensor task = task_loss(trainer, context, batch, micro, micro_batches, aux);
-  const torch::Tensor loss = task + trainer.config.optim.aux_loss_weight * aux;
-  const double loss_value = loss.item<double>();
-  if (!std::isfinite(loss_value))
-    throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
-                             std::to_string(loss_value) +
-                             "; stopped (lower optim.lr or raise optim.grad_clip); the last good "
-                             "checkpoint is " +
-                             trainer.output_dir + "/last.pt");
-  (micro_batches > 1 ? loss / static_cast<double>(micro_batches) : loss).backward();
-  return {loss_value, aux.item<double>()};
-}
-
-// One optimizer step over `micro_batches` loader batches: this step's learning rate, each
-// micro-batch's forward and backward (gradient accumulation), the gradients averaged over the
-// ranks before clipping, AdamW, the balancing biases moved, the position advanced and the
-// moving average updated.
-StepResult train_step(Trainer& trainer, const StepContext& context, ImageLoader& loader,
-                      int64_t micro_batches) {
-  const OptimConfig& optim = trainer.config.optim;
-  StepResult result;
-  result.batches = micro_batches;
-  result.lr = trainer.schedule.at(trainer.step);
-  set_learning_rate(*trainer.optimizer, result.lr);
-  clear_gradients(*trainer.optimizer);
-  if (trainer.balance) trainer.balance->start_step();
-  for (int64_t micro = 0; micro < micro_batches; ++micro) {
-    const Batch batch = next_batch(loader);
-    const auto [loss, aux] = forward_backward(trainer, context, batch, micro, micro_batches);
-    result.loss += loss / micro_batches;
-    result.aux += aux / micro_batches;
-    result.images += batch.labels.size(0) * context.world_size;  // the ranks' batches are equal
-  }
-  if (trainer.world) trainer.world->average_gradients(context.parameters);  // before clipping
-  if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(context.parameters, optim.grad_clip);
-  trainer.optimizer->step();
-  update_expert_biases(context.moe_layers, trainer.world);  // before the average copies them
-  ++trainer.step;
-  if (trainer.ema) trainer.ema->update(*trainer.model, trainer.step);
-  ++trainer.batches_into_epoch;
-  return result;
-}
-
 // Every run.log_every steps: the running loss, learning rate, speed and time left.
 void log_progress(const Trainer& trainer, const EpochTally& tally, const TrainHooks& hooks) {
   if (!hooks.on_progress || trainer.step % trainer.config.run.log_every != 0) return;
@@ -345,6 +229,7 @@ nlohmann::json epoch_record(const Trainer& trainer, const EpochTally& tally,
       {"epoch_seconds", seconds_since(tally.start)},
       {"val", eval_json(validation.trained)}};
   if (validation.averaged) record["val_ema"] = eval_json(*validation.averaged);
+  if (tally.skipped > 0) record["skipped_nonfinite_steps"] = tally.skipped;
   if (!trainer.initialized_from.empty()) record["initialized_from"] = trainer.initialized_from;
   return record;
 }
@@ -402,7 +287,7 @@ TrainEnd train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loa
     EpochTally tally = start_epoch(trainer, train_loader);
     while (steps_remain(trainer, tally)) {
       const int64_t micro_batches = tally.next_step_batches(trainer.config.optim.accum_steps);
-      tally.add(train_step(trainer, context, train_loader, micro_batches));
+      tally.add(train_step(trainer, context, train_loader, micro_batches, hooks));
       log_progress(trainer, tally, hooks);
       save_step_checkpoint(trainer);
       // After the epoch's last step, a stop waits for its validation and checkpoints.

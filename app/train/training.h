@@ -43,6 +43,8 @@ struct TrainHooks {
   // asks the run to stop there, 0 to go on (StopSignals::received in the CLI). Every rank
   // asks, and the ranks agree (app/train/rank_agreement.h) before any of them stops.
   std::function<int()> stop_signal;
+  // One line worth printing at once: a step skipped as non-finite (optim.skip_nonfinite).
+  std::function<void(const std::string&)> on_notice;
 };
 
 // How `train` ended.
@@ -56,8 +58,8 @@ struct TrainEnd {
 };
 
 // Runs the remaining epochs, or until a stop agreed on all ranks. Throws std::runtime_error
-// when the loss becomes NaN/Inf or a checkpoint cannot be written (the last good checkpoint
-// stays, whole).
+// when the loss or the gradients become NaN/Inf more often than optim.skip_nonfinite allows,
+// or when a checkpoint cannot be written (the last good checkpoint stays, whole).
 TrainEnd train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
                const TrainHooks& hooks);
 

@@ -31,6 +31,17 @@ TEST(RankAgreement, EveryRankStopsForTheSignalAnyRankGot) {
   EXPECT_EQ(agreed_stop_signal(0, nullptr), 0);
 }
 
+TEST(RankAgreement, AStepIsSkippedWhenAnyRankSawANonFiniteLoss) {
+  with_two_ranks([](World& world) {
+    const bool rank0 = world.rank() == 0;
+    EXPECT_FALSE(any_rank(false, &world));
+    EXPECT_TRUE(any_rank(!rank0, &world));
+    EXPECT_TRUE(any_rank(true, &world));
+  });
+  EXPECT_TRUE(any_rank(true, nullptr));
+  EXPECT_FALSE(any_rank(false, nullptr));
+}
+
 TEST(RankAgreement, RankZeroAloneHoldsTheOutputFolder) {
   TempDir dir;
   bool holds[2] = {false, false};  // not vector<bool>: its bits share bytes across threads

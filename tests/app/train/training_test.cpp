@@ -6,9 +6,11 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "app/eval/evaluation.h"
 #include "app/eval/metrics_log.h"
@@ -25,22 +27,37 @@ namespace {
 
 using testing::TempDir;
 
+// A run's loaders and trainer for `config`, from `resume` (or fresh), built as `moevit train`
+// builds them.
+struct RunSetup {
+  RunSetup(const Config& config, const std::string& resume)
+      : runtime(configure_runtime(config.run, nullptr)),
+        folders(resolve_train_val(config.data.root, 0.0, 0)),
+        train_loader(folders.train, transform_options(config),
+                     loader_options(config, TransformMode::kTrain)),
+        val_loader(folders.val, transform_options(config),
+                   loader_options(config, TransformMode::kEval)),
+        trainer(make_trainer(config, runtime, folders.train.class_names,
+                             train_loader.batches_per_epoch(), resume)) {}
+  TrainEnd train(const TrainHooks& hooks = {}) {
+    return moevit::train(trainer, train_loader, val_loader, hooks);
+  }
+
+  Runtime runtime;
+  TrainValFolders folders;
+  ImageLoader train_loader, val_loader;
+  Trainer trainer;
+};
+
 // Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total;
 // `end` (if given) gets how training ended.
 VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs,
                       const TrainHooks& hooks = {}, TrainEnd* end = nullptr) {
-  const Runtime runtime = configure_runtime(config.run, nullptr);
-  const TrainValFolders folders = resolve_train_val(config.data.root, 0.0, 0);
-  ImageLoader train_loader(folders.train, transform_options(config),
-                           loader_options(config, TransformMode::kTrain));
-  ImageLoader val_loader(folders.val, transform_options(config),
-                         loader_options(config, TransformMode::kEval));
-  Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
-                                 train_loader.batches_per_epoch(), resume);
-  trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
-  const TrainEnd ended = train(trainer, train_loader, val_loader, hooks);
+  RunSetup setup(config, resume);
+  setup.trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
+  const TrainEnd ended = setup.train(hooks);
   if (end) *end = ended;
-  return trainer.model;
+  return setup.trainer.model;
 }
 
 Config texture_config(const std::string& data, const std::string& out, const std::string& router,
@@ -273,6 +290,100 @@ TEST(Training, AnUnwritableOutputFolderFailsInOneLineAndKeepsLastPt) {
   EXPECT_EQ(read_all(last), before);
   EXPECT_FALSE(std::filesystem::is_regular_file(last + ".tmp"));  // nothing half-written
   EXPECT_EQ(read_checkpoint_state(last).epoch, 1);
+}
+
+void poison(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  weight.view(-1)[0].fill_(std::numeric_limits<float>::quiet_NaN());
+}
+
+// MoE blocks 1 and 3; 18 images in batches of 8: 3 steps per epoch.
+Config two_moe_blocks(const std::string& data, const std::string& out, int64_t skip_nonfinite) {
+  return texture_config(
+      data, out, "topk",
+      {"model.depth=4", "optim.skip_nonfinite=" + std::to_string(skip_nonfinite)});
+}
+
+// Block 3's router goes NaN for step 3 alone: that step is skipped with a notice naming the
+// block, nothing is updated, and the run goes on to its end.
+TEST(Training, ANonFiniteStepIsSkippedWithoutAnUpdateAndTheRunGoesOn) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  RunSetup setup(two_moe_blocks(dir / "data", dir / "out", 1), "");
+  setup.trainer.total_epochs = 2;
+  MoeLayer block3 = setup.trainer.model->moe_layers().at(1);
+  torch::Tensor healthy_router;
+  std::vector<torch::Tensor> before_skip;
+  std::vector<std::string> notices;
+  TrainHooks hooks;
+  hooks.on_notice = [&](const std::string& line) { notices.push_back(line); };
+  hooks.on_progress = [&](const TrainProgress& progress) {
+    torch::NoGradGuard no_grad;
+    if (progress.step == 2) {
+      for (const torch::Tensor& parameter : setup.trainer.model->parameters())
+        before_skip.push_back(parameter.clone());
+      healthy_router = block3->router_weight.clone();
+      poison(block3->router_weight);
+    } else if (progress.step == 3) {  // the skipped step: heal the router, then compare
+      block3->router_weight.copy_(healthy_router);
+      const std::vector<torch::Tensor> after = setup.trainer.model->parameters();
+      for (size_t index = 0; index < after.size(); ++index)
+        EXPECT_TRUE(torch::equal(after[index], before_skip[index])) << index;
+    }
+  };
+  const TrainEnd end = setup.train(hooks);
+  EXPECT_EQ(end.stop_signal, 0);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0],
+            "step 3: loss is nan; the router logits of MoE block 3 are the first non-finite (its "
+            "router weights are non-finite); skipped without an update (1 of "
+            "optim.skip_nonfinite: 1)");
+  EXPECT_EQ(setup.trainer.skipped_steps, 1);
+  EXPECT_EQ(setup.trainer.step, 6);  // the skipped step counts as a step of the schedule
+  for (const torch::Tensor& parameter : setup.trainer.model->parameters())
+    EXPECT_TRUE(torch::isfinite(parameter).all().item<bool>());
+  const std::vector<nlohmann::json> records = read_json_lines(dir / "out/metrics.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["skipped_nonfinite_steps"], 1);
+  EXPECT_TRUE(std::isfinite(records[0]["train_loss"].get<double>()));  // of steps 1 and 2
+  EXPECT_FALSE(records[1].contains("skipped_nonfinite_steps"));
+}
+
+TEST(Training, NonFiniteStepsPastTheAllowanceStopTheRunNamingTheBlock) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  for (const int64_t allowed : {0, 2}) {
+    const std::string out = dir / ("out" + std::to_string(allowed));
+    RunSetup setup(two_moe_blocks(dir / "data", out, allowed), "");
+    poison(setup.trainer.model->moe_layers().at(0)->router_weight);  // block 1, from the start
+    const std::vector<torch::Tensor> initial = setup.trainer.model->parameters();
+    std::vector<torch::Tensor> before;
+    for (const torch::Tensor& parameter : initial) before.push_back(parameter.clone());
+    std::vector<std::string> notices;
+    TrainHooks hooks;
+    hooks.on_notice = [&](const std::string& line) { notices.push_back(line); };
+    const std::string error = testing::error_message([&] { setup.train(hooks); });
+    const std::string finding =
+        "loss is nan; the router logits of MoE block 1 are the first non-finite (its router "
+        "weights are non-finite)";
+    const std::string last = "; the last good checkpoint is " + out + "/last.pt";
+    if (allowed == 0) {
+      EXPECT_EQ(error, "step 1: " + finding +
+                           "; stopped (lower optim.lr, raise optim.grad_clip, or let "
+                           "optim.skip_nonfinite skip such steps)" +
+                           last);
+    } else {
+      EXPECT_EQ(error, "step 3: " + finding +
+                           "; stopped, one more such step than optim.skip_nonfinite (2) allows "
+                           "(lower optim.lr or raise optim.grad_clip)" +
+                           last);
+      EXPECT_EQ(notices.size(), 2u);
+    }
+    for (size_t index = 0; index < initial.size(); ++index)  // nothing was ever updated
+      EXPECT_TRUE(torch::allclose(initial[index], before[index], /*rtol=*/0, /*atol=*/0,
+                                  /*equal_nan=*/true))
+          << index;
+  }
 }
 
 TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
