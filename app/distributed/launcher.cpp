@@ -59,8 +59,9 @@ void forward_to_ranks(int signal) {
 }
 
 // Installs the forwarding for its lifetime (not over a signal the launcher was started to
-// ignore, as by nohup). Signals are held back while a rank is forked and delivered once its
-// pid is known; the forked rank puts the launcher's own handlers back before it execs.
+// ignore, as `cmd &` in a script ignores SIGINT). Signals are held back while a rank is forked and
+// delivered once its pid is known; the forked rank puts the launcher's own handlers back before it
+// execs.
 class SignalForwarding {
  public:
   SignalForwarding() {

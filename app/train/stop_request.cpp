@@ -93,7 +93,7 @@ StopSignals::StopSignals(const std::string& checkpoint_path, bool announce) {
   for (const int signal : kCaughtSignals) sigaddset(&action.sa_mask, signal);
   for (size_t index = 0; index < 2; ++index) {
     sigaction(kCaughtSignals[index], nullptr, &g_previous[index]);
-    // A signal the process was started to ignore (nohup, `cmd &` in a script) stays ignored.
+    // A signal the process was started to ignore (`cmd &` in a script ignores SIGINT) stays so.
     if (g_previous[index].sa_handler != SIG_IGN) sigaction(kCaughtSignals[index], &action, nullptr);
   }
 }

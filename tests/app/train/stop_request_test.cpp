@@ -107,7 +107,7 @@ TEST(StopSignals, RecordsTheSignalKeepsIgnoredOnesAndRestoresTheHandlers) {
   sigaction(SIGINT, nullptr, &before);
   ignored.sa_handler = SIG_IGN;
   struct sigaction previous_term {};
-  sigaction(SIGTERM, &ignored, &previous_term);  // as nohup leaves it
+  sigaction(SIGTERM, &ignored, &previous_term);  // as a parent may leave it
   {
     StopSignals signals("last.pt", /*announce=*/false);
     EXPECT_EQ(signals.received(), 0);
