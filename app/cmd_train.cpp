@@ -1,5 +1,7 @@
-// moevit train --config F [--set key=value ...] [--resume DIR|CKPT | --init FILE] [--out DIR]
-//              [--nproc N | --rank R --world-size W --master HOST:PORT] [--backend gloo]
+// moevit train --config F [--set key=value ...] [--resume DIR|CKPT [--allow-config-change] |
+//              --init FILE] [--out DIR] [--nproc N | --rank R --world-size W --master HOST:PORT]
+//              [--backend gloo]
+// SIGINT / SIGTERM stop it after the step in progress with last.pt written, exit 128 + signal.
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,7 +24,10 @@
 #include "app/run/atomic_write.h"
 #include "app/run/checkpoint.h"
 #include "app/run/data_setup.h"
+#include "app/run/run_lock.h"
 #include "app/run/runtime.h"
+#include "app/train/rank_agreement.h"
+#include "app/train/stop_request.h"
 #include "app/train/training.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
@@ -74,6 +79,27 @@ WorldFlags world_flags(const cxxopts::ParseResult& options) {
   return flags;
 }
 
+// The line of a run a signal stopped, saying how to go on; its exit status (130, 143).
+int report_stop(const TrainEnd& end, const Trainer& trainer, bool is_main) {
+  if (!is_main) return 128 + end.stop_signal;
+  if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");  // after the redrawn progress line
+  const std::string name = signal_name(end.stop_signal);
+  if (end.checkpoint.empty()) {
+    std::fprintf(stderr, "moevit: %s: stopped before the first step; no checkpoint was written\n",
+                 name.c_str());
+  } else {
+    const std::string processes =
+        trainer.world && trainer.world->size() > 1 ? " (with any number of processes)" : "";
+    std::fprintf(stderr,
+                 "moevit: %s: stopped after step %lld of %lld (epoch %lld/%lld); wrote %s; "
+                 "resume with: moevit train --resume %s%s\n",
+                 name.c_str(), (long long)end.step, (long long)trainer.schedule.total_steps,
+                 (long long)end.epoch, (long long)trainer.total_epochs, end.checkpoint.c_str(),
+                 end.checkpoint.c_str(), processes.c_str());
+  }
+  return 128 + end.stop_signal;
+}
+
 }  // namespace
 
 int run_train(const CommandArgs& args) {
@@ -81,6 +107,9 @@ int run_train(const CommandArgs& args) {
   add_run_options(parser);
   parser.add_options()("resume", "continue from a checkpoint or an output folder's last.pt",
                        cxxopts::value<std::string>())(
+      "allow-config-change",
+      "resume even though the config differs from the checkpoint's in keys other than threads, "
+      "workers, output folder, logging and epochs/steps")(
       "init",
       "start from the weights of a checkpoint or a timm ViT .safetensors file (positions "
       "resampled, a fresh head, dense FFNs upcycled into experts; a fresh optimizer)",
@@ -119,6 +148,12 @@ int run_train(const CommandArgs& args) {
   World world(resolve_world_options(world_flags(options),
                                     std::chrono::seconds(config.run.collective_timeout_s)));
   const bool is_main = world.is_main();
+  // From here a signal stops the run between steps; only rank 0 says so (and writes).
+  const StopSignals stop(config.run.output_dir + "/last.pt", /*announce=*/is_main);
+  std::string lock_note;
+  const std::unique_ptr<RunLock> lock =
+      lock_output_folder(world, config.run.output_dir, &lock_note);
+  if (!lock_note.empty()) std::fprintf(stderr, "%s\n", lock_note.c_str());
   std::string warning;
   const Runtime runtime = configure_runtime(config.run, &warning);
   if (!warning.empty() && is_main) std::fprintf(stderr, "%s\n", warning.c_str());
@@ -134,8 +169,9 @@ int run_train(const CommandArgs& args) {
       loader_options(config, TransformMode::kTrain, world.rank(), world.size()), warn);
   ImageLoader val_loader(folders.val, transform_options(config), evaluation_loader_options(config),
                          warn);
-  Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
-                                 train_loader.batches_per_epoch(), resume_path, &world);
+  Trainer trainer =
+      make_trainer(config, runtime, folders.train.class_names, train_loader.batches_per_epoch(),
+                   resume_path, &world, options.count("allow-config-change") > 0);
   std::vector<std::string> init_lines;
   if (!init_path.empty()) {
     // The same file on every rank gives every rank the same weights (routers: run.seed's).
@@ -144,9 +180,11 @@ int run_train(const CommandArgs& args) {
     if (trainer.ema)
       trainer.ema = std::make_unique<ModelEma>(*trainer.model, trainer.config.optim.ema_decay);
   }
+  TrainHooks hooks;
+  hooks.stop_signal = [&stop] { return stop.received(); };
   if (!is_main) {  // computes and all-reduces; rank 0 reports and writes
-    train(trainer, train_loader, val_loader, TrainHooks{});
-    return 0;
+    const TrainEnd end = train(trainer, train_loader, val_loader, hooks);
+    return end.stop_signal ? report_stop(end, trainer, is_main) : 0;
   }
   std::filesystem::create_directories(trainer.output_dir);
   write_text_file(trainer.output_dir + "/config.yaml", dump_config(trainer.config));
@@ -160,15 +198,19 @@ int run_train(const CommandArgs& args) {
   if (!init_path.empty()) std::printf("initialised from %s\n", init_path.c_str());
   for (const std::string& line : init_lines) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-  TrainHooks hooks;
   hooks.on_progress = print_progress;
+  hooks.on_notice = [](const std::string& line) {
+    if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");  // after the redrawn progress line
+    std::fprintf(stderr, "moevit: %s\n", line.c_str());
+  };
   hooks.on_epoch = [](const EpochSummary& summary) {
     if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
     std::printf("%s\n", summary.line.c_str());
     for (const std::string& warning : summary.warnings) std::printf("%s\n", warning.c_str());
     std::fflush(stdout);
   };
-  train(trainer, train_loader, val_loader, hooks);
+  const TrainEnd end = train(trainer, train_loader, val_loader, hooks);
+  if (end.stop_signal) return report_stop(end, trainer, is_main);
 
   const LoaderSummary skipped = train_loader.summary();
   if (!skipped.skipped.empty())

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +33,87 @@ int exit_code_of(int status) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-[[noreturn]] void exec_rank(const LaunchOptions& options, int64_t rank, int64_t port) {
+// A rank that exits 130 or 143 stopped on SIGINT or SIGTERM at the step all ranks agreed on
+// (app/train/rank_agreement.h): the others are stopping there too and are left to finish.
+bool stopped_on_signal(int status) {
+  return WIFEXITED(status) &&
+         (WEXITSTATUS(status) == 128 + SIGINT || WEXITSTATUS(status) == 128 + SIGTERM);
+}
+
+// While the launcher waits, SIGINT and SIGTERM sent to it go on to every rank: a scheduler or
+// `kill` may signal the launcher alone. The terminal's Ctrl-C reaches the ranks directly too
+// (one process group); they count its two copies as one request (app/train/stop_request.cpp).
+// The handler reads only lock-free atomics; ranks past the first kForwardedRanks get no copy
+// and stop all the same, at the step the ranks agree on.
+constexpr size_t kForwardedRanks = 1024;
+std::atomic<pid_t> g_rank_pids[kForwardedRanks];
+std::atomic<size_t> g_rank_count{0};
+std::atomic<int> g_forwarded_signal{0};
+
+void forward_to_ranks(int signal) {
+  const int saved_errno = errno;
+  g_forwarded_signal = signal;
+  const size_t count = g_rank_count.load();
+  for (size_t index = 0; index < count; ++index) kill(g_rank_pids[index].load(), signal);
+  errno = saved_errno;
+}
+
+// Installs the forwarding for its lifetime (not over a signal the launcher was started to
+// ignore, as `cmd &` in a script ignores SIGINT). Signals are held back while a rank is forked and
+// delivered once its pid is known; the forked rank puts the launcher's own handlers back before it
+// execs.
+class SignalForwarding {
+ public:
+  SignalForwarding() {
+    g_rank_count = 0;
+    g_forwarded_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = forward_to_ranks;
+    sigemptyset(&action.sa_mask);
+    for (size_t index = 0; index < 2; ++index) {
+      sigaction(kSignals[index], nullptr, &previous_[index]);
+      if (previous_[index].sa_handler != SIG_IGN) sigaction(kSignals[index], &action, nullptr);
+    }
+    sigemptyset(&held_);
+    for (const int signal : kSignals) sigaddset(&held_, signal);
+  }
+  ~SignalForwarding() {
+    restore_handlers();
+    g_rank_count = 0;
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+  // Around fork: hold the signals back (in the parent, until add_and_release; in the child,
+  // until undo_in_child, which only async-signal-safe calls make).
+  void hold() { sigprocmask(SIG_BLOCK, &held_, &unheld_); }
+  void undo_in_child() const {
+    restore_handlers();
+    sigprocmask(SIG_SETMASK, &unheld_, nullptr);
+  }
+  void add_and_release(pid_t pid) {
+    const size_t count = g_rank_count.load();
+    if (pid > 0 && count < kForwardedRanks) {  // never pid 0: kill(0, …) is the whole group
+      g_rank_pids[count] = pid;
+      g_rank_count = count + 1;
+    }
+    sigprocmask(SIG_SETMASK, &unheld_, nullptr);
+  }
+  bool forwarded() const { return g_forwarded_signal.load() != 0; }
+
+ private:
+  void restore_handlers() const {
+    for (size_t index = 0; index < 2; ++index)
+      sigaction(kSignals[index], &previous_[index], nullptr);
+  }
+
+  static constexpr int kSignals[2] = {SIGINT, SIGTERM};
+  struct sigaction previous_[2];
+  sigset_t held_, unheld_;
+};
+
+[[noreturn]] void exec_rank(const LaunchOptions& options, int64_t rank, int64_t port,
+                            const SignalForwarding& forwarding) {
   const auto set = [](const char* name, const std::string& value) {
     setenv(name, value.c_str(), /*overwrite=*/1);
   };
@@ -54,6 +135,7 @@ int exit_code_of(int status) {
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
+  forwarding.undo_in_child();  // the rank catches SIGINT/SIGTERM itself (StopSignals)
   execv("/proc/self/exe", argv.data());
   std::fprintf(stderr, "moevit: rank %lld: cannot start /proc/self/exe: %s\n", (long long)rank,
                std::strerror(errno));
@@ -86,10 +168,14 @@ int launch_local_processes(const LaunchOptions& options) {
   std::fflush(stdout);
   std::fflush(stderr);
   std::map<pid_t, int64_t> running;  // pid → rank
+  SignalForwarding forwarding;
   for (int64_t rank = 0; rank < options.num_processes; ++rank) {
+    forwarding.hold();
     const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) exec_rank(options, rank, port);
+    if (pid == 0) exec_rank(options, rank, port, forwarding);
+    const int fork_errno = errno;
+    forwarding.add_and_release(pid);
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
     running[pid] = rank;
   }
 
@@ -111,10 +197,15 @@ int launch_local_processes(const LaunchOptions& options) {
     const bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (failed && result == 0) {
       result = exit_code_of(status);
-      std::fprintf(stderr, "moevit: rank %lld %s; stopping the other ranks\n", (long long)rank,
-                   describe_status(status).c_str());
-      for (const auto& [child, other_rank] : running) kill(child, SIGTERM);
-      kill_at = Clock::now() + options.grace;
+      if (!stopped_on_signal(status)) {
+        std::fprintf(stderr, "moevit: rank %lld %s; stopping the other ranks\n", (long long)rank,
+                     describe_status(status).c_str());
+        // After a forwarded signal the others are stopping already: a SIGTERM now would be
+        // their second signal and stop them at once, mid-checkpoint.
+        if (!forwarding.forwarded())
+          for (const auto& [child, other_rank] : running) kill(child, SIGTERM);
+        kill_at = Clock::now() + options.grace;
+      }
     }
   }
   return result;

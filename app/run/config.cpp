@@ -262,6 +262,7 @@ void check_optim(const Checker& check, const OptimConfig& optim) {
                "[0, inf)");
   check.within(optim.ema_decay, optim.ema_decay >= 0 && optim.ema_decay < 1, "optim.ema_decay",
                "[0, 1) (0 = no moving average)");
+  check.at_least(optim.skip_nonfinite, 0, "optim.skip_nonfinite");
 }
 
 void check_run(const Checker& check, const RunConfig& run) {

@@ -63,6 +63,9 @@ struct OptimConfig {
   // > 0: keep a moving average of the weights with this decay per step (timm's ModelEma),
   // validated each epoch beside the trained weights; best.pt and inference use it. 0 = off.
   double ema_decay = 0;
+  // Steps whose loss or gradients are not finite (NaN, inf) that a run skips (no update, the
+  // position moves on) before it stops; 0 = stop at the first, naming the last good checkpoint.
+  int64_t skip_nonfinite = 0;
 };
 
 enum class Device { kAuto, kCpu, kCuda };  // auto: CUDA when available

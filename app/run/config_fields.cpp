@@ -267,6 +267,7 @@ std::vector<ConfigField> make_fields() {
       field("optim.label_smoothing", number, optim, &OptimConfig::label_smoothing),
       field("optim.aux_loss_weight", number, optim, &OptimConfig::aux_loss_weight),
       field("optim.ema_decay", number, optim, &OptimConfig::ema_decay),
+      field("optim.skip_nonfinite", integer, optim, &OptimConfig::skip_nonfinite),
       field("run.seed", integer, run, &RunConfig::seed),
       field("run.device", device, run, &RunConfig::device),
       field("run.threads", integer, run, &RunConfig::threads),

@@ -7,11 +7,13 @@
 #include <cmath>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
 #include "app/distributed/distributed.h"
 #include "app/run/checkpoint.h"
+#include "app/run/config_diff.h"
 #include "app/train/optimizer_setup.h"
 
 namespace moevit {
@@ -50,14 +52,21 @@ void plan_schedule(Trainer& trainer, int64_t train_batches_per_epoch) {
           : static_cast<int64_t>(std::llround(optim.warmup_epochs * trainer.steps_per_epoch));
 }
 
-// Weights, optimizer state, moving average, position and random stream from a checkpoint.
-void resume(Trainer& trainer, const std::string& resume_path) {
-  CheckpointReader checkpoint(resume_path);
-  const CheckpointState state = checkpoint.state();
+// Refuses a checkpoint of other data (its class names) or, unless `allow_config_change`, of
+// another config (app/run/config_diff.h), before any model is built from the run's config.
+void check_resumable(const Trainer& trainer, const CheckpointState& state,
+                     const std::string& resume_path, bool allow_config_change) {
   if (state.class_names != trainer.class_names)
     throw std::invalid_argument(resume_path +
                                 ": its class names differ from the data's; resume with the "
                                 "data it was trained on");
+  if (!allow_config_change)
+    check_resume_config(parse_config(state.config_yaml, resume_path, {}), trainer.config,
+                        resume_path);
+}
+
+// Weights, optimizer state, moving average, position and random stream from a checkpoint.
+void resume(Trainer& trainer, CheckpointReader& checkpoint, const CheckpointState& state) {
   checkpoint.load_weights(*trainer.model, trainer.optimizer.get());
   if (trainer.config.optim.ema_decay > 0) {
     // A run that turns the average on at resume starts it from the resumed weights.
@@ -95,17 +104,25 @@ std::string resolve_resume_path(const std::string& resume) {
 }
 
 Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::string> class_names,
-                     int64_t train_batches_per_epoch, const std::string& resume_path,
-                     World* world) {
+                     int64_t train_batches_per_epoch, const std::string& resume_path, World* world,
+                     bool allow_config_change) {
   Trainer trainer;
   trainer.world = world;
   trainer.config = std::move(config);
   trainer.runtime = runtime;
   trainer.class_names = std::move(class_names);
   trainer.output_dir = trainer.config.run.output_dir;
+  // Opened once: LibTorch reads the whole archive, state and weights alike.
+  std::optional<CheckpointReader> checkpoint;
+  CheckpointState state;
+  if (!resume_path.empty()) {
+    checkpoint.emplace(resume_path);
+    state = checkpoint->state();
+    check_resumable(trainer, state, resume_path, allow_config_change);
+  }
   build_model(trainer);
   plan_schedule(trainer, train_batches_per_epoch);
-  if (!resume_path.empty()) resume(trainer, resume_path);
+  if (checkpoint) resume(trainer, *checkpoint, state);
   if (world && world->size() > 1) join_world(trainer);
   // After the broadcast, so every rank's average starts from the same weights.
   if (!trainer.ema && trainer.config.optim.ema_decay > 0)

@@ -36,6 +36,9 @@ struct Trainer {
   // takes optim.accum_steps loader batches).
   int64_t epoch = 0, step = 0, batches_into_epoch = 0;
   double best_top1 = -1;
+  // Steps skipped as non-finite by this process (optim.skip_nonfinite; not checkpointed, so a
+  // resumed run has its whole allowance again).
+  int64_t skipped_steps = 0;
   std::string output_dir;
   // `train --init FILE` (kept through resumes), recorded in checkpoints and metrics.jsonl.
   std::string initialized_from;
@@ -50,10 +53,12 @@ struct Trainer {
 // resume_path: a checkpoint or an output folder holding last.pt (empty for a fresh run).
 // With a world, rank 0's weights are broadcast, so every rank starts from the same model; the
 // routing noise stays rank-specific. Steps count global batches, so a checkpoint resumes with
-// any number of processes.
+// any number of processes. A checkpoint of other data is refused, and one of another config
+// unless `allow_config_change` (`train --allow-config-change`; app/run/config_diff.h says which
+// keys may change anyway).
 Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::string> class_names,
                      int64_t train_batches_per_epoch, const std::string& resume_path,
-                     World* world = nullptr);
+                     World* world = nullptr, bool allow_config_change = false);
 
 // The checkpoint a --resume argument names: itself, or DIR/last.pt.
 std::string resolve_resume_path(const std::string& resume);

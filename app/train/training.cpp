@@ -1,8 +1,7 @@
 #include "app/train/training.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,10 +19,10 @@
 #include "app/eval/metrics_log.h"
 #include "app/figures/curves.h"
 #include "app/run/checkpoint.h"
-#include "app/train/mixup.h"
-#include "app/train/optimizer_setup.h"
+#include "app/train/rank_agreement.h"
+#include "app/train/stop_request.h"
+#include "app/train/train_step.h"
 #include "datasets/loader.h"
-#include "datasets/seeded_generator.h"
 
 namespace moevit {
 
@@ -35,46 +34,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// What every step of a run reuses.
-struct StepContext {
-  std::vector<torch::Tensor> parameters;  // all-reduced and clipped together
-  std::vector<MoeLayer> moe_layers;       // their balancing biases move after each step
-  torch::nn::functional::CrossEntropyFuncOptions cross_entropy;  // with optim.label_smoothing
-  MixupOptions mixup;      // data.mixup / data.cutmix; when on, the smoothing is in its targets
-  int64_t world_size = 1;  // ranks, each with an equal share of the global batch
-  int64_t rank = 0;
-};
-
 // Rank 0 (or the only process) validates and writes; the other ranks wait for it.
 bool is_main(const Trainer& trainer) {
   return !trainer.world || trainer.world->is_main();
 }
-
-StepContext step_context(Trainer& trainer) {
-  StepContext context;
-  context.parameters = trainer.model->parameters();
-  context.moe_layers = trainer.model->moe_layers();
-  context.cross_entropy.label_smoothing(trainer.config.optim.label_smoothing);
-  const DataConfig& data = trainer.config.data;
-  context.mixup = {data.mixup,
-                   data.cutmix,
-                   data.mixup_prob,
-                   data.mixup_switch_prob,
-                   trainer.config.optim.label_smoothing,
-                   trainer.config.model.num_classes};
-  context.world_size = trainer.world ? trainer.world->size() : 1;
-  context.rank = trainer.world ? trainer.world->rank() : 0;
-  return context;
-}
-
-// What one optimizer step did.
-struct StepResult {
-  double loss = 0;      // mean over its micro-batches of task loss + weighted aux loss
-  double aux = 0;       // mean over its micro-batches of the aux loss alone
-  int64_t images = 0;   // trained on, over all ranks
-  int64_t batches = 0;  // loader batches taken (micro-batches)
-  double lr = 0;
-};
 
 // One epoch's running totals, from its start (or where a resumed run came back in).
 struct EpochTally {
@@ -82,6 +45,7 @@ struct EpochTally {
   int64_t loader_batches = 0;        // the loader's batches this epoch
   int64_t batches_taken = 0;         // of them taken: skipped on resume, or trained on
   int64_t steps = 0;                 // optimizer steps taken this epoch
+  int64_t skipped = 0;               // of them skipped as non-finite (no update, no loss)
   double loss_sum = 0, aux_sum = 0;  // of the steps' losses (over all ranks after the epoch)
   int64_t images = 0;
   double lr = 0;             // the last step's
@@ -94,13 +58,17 @@ struct EpochTally {
   void add(const StepResult& step) {
     batches_taken += step.batches;
     ++steps;
+    lr = step.lr;
+    if (step.skipped) {
+      ++skipped;
+      return;
+    }
     loss_sum += step.loss;
     aux_sum += step.aux;
     images += step.images;
-    lr = step.lr;
   }
-  double mean_loss() const { return steps ? loss_sum / steps : 0.0; }
-  double mean_aux_loss() const { return steps ? aux_sum / steps : 0.0; }
+  double mean_loss() const { return steps > skipped ? loss_sum / (steps - skipped) : 0.0; }
+  double mean_aux_loss() const { return steps > skipped ? aux_sum / (steps - skipped) : 0.0; }
 };
 
 // Validation of the trained weights and, with optim.ema_decay, of their moving average.
@@ -113,8 +81,16 @@ struct Validation {
   const EvalResult& ranked() const { return averaged ? *averaged : trained; }
 };
 
+// The first line of an error's message (LibTorch's carry a backtrace after it).
+std::string first_line_of(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  const std::string message = torch_error ? torch_error->what_without_backtrace() : error.what();
+  return message.substr(0, message.find('\n'));
+}
+
 // `name` in the output folder, holding the run's position after `epochs_completed` epochs and
-// trainer.batches_into_epoch steps of the next.
+// trainer.batches_into_epoch steps of the next. A write that fails (a full disk, a folder made
+// read-only) is one line naming the file; the one written before stays whole.
 void save_run_checkpoint(Trainer& trainer, const std::string& name, int64_t epochs_completed) {
   CheckpointState state;
   state.config_yaml = dump_config(trainer.config);
@@ -125,8 +101,15 @@ void save_run_checkpoint(Trainer& trainer, const std::string& name, int64_t epoc
   state.best_top1 = trainer.best_top1;
   state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   state.initialized_from = trainer.initialized_from;
-  save_checkpoint(trainer.output_dir + "/" + name, *trainer.model, trainer.optimizer.get(), state,
-                  trainer.ema ? &trainer.ema->model() : nullptr);
+  const std::string path = trainer.output_dir + "/" + name;
+  const PartialFileGuard partial(path + ".tmp");  // a stop at once mid-write removes it
+  try {
+    save_checkpoint(path, *trainer.model, trainer.optimizer.get(), state,
+                    trainer.ema ? &trainer.ema->model() : nullptr);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(path + ": cannot write the checkpoint (" + first_line_of(error) +
+                             "); the " + name + " written before, if any, is unchanged");
+  }
 }
 
 std::string summary_line(int64_t epoch, int64_t total_epochs, double train_loss,
@@ -167,87 +150,6 @@ bool steps_remain(const Trainer& trainer, const EpochTally& tally) {
   return trainer.step < trainer.schedule.total_steps && tally.batches_taken < tally.loader_batches;
 }
 
-Batch next_batch(ImageLoader& loader) {
-  std::optional<Batch> batch = loader.next_batch();
-  if (!batch) throw std::logic_error("the loader ended before its batches_per_epoch");
-  return std::move(*batch);
-}
-
-// The task loss of a micro-batch: cross-entropy on its labels, or, with Mixup/CutMix on, the
-// soft-target cross-entropy of the mixed batch, mixed by a generator seeded by (run seed, step,
-// micro-batch of this rank), so a resumed run mixes as the uninterrupted one did.
-torch::Tensor task_loss(Trainer& trainer, const StepContext& context, const Batch& batch,
-                        int64_t micro, int64_t micro_batches, torch::Tensor& aux) {
-  const torch::Tensor images = batch.images.to(trainer.runtime.device);
-  const torch::Tensor labels = batch.labels.to(trainer.runtime.device);
-  AutocastScope autocast(trainer.runtime);
-  if (!context.mixup.enabled()) {
-    const VitOutput output = trainer.model->forward(images);
-    aux = output.aux.total;
-    return torch::nn::functional::cross_entropy(output.logits.to(torch::kFloat), labels,
-                                                context.cross_entropy);
-  }
-  std::mt19937 generator =
-      seeded_generator(static_cast<uint64_t>(trainer.config.run.seed), RandomPurpose::kMixup,
-                       static_cast<uint64_t>(trainer.step),
-                       static_cast<uint64_t>(context.rank * micro_batches + micro));
-  const MixedBatch mixed = mix_batch(images, labels, context.mixup, generator);
-  const VitOutput output = trainer.model->forward(mixed.images);
-  aux = output.aux.total;
-  return soft_target_cross_entropy(output.logits.to(torch::kFloat), mixed.targets);
-}
-
-// One micro-batch: forward under autocast, the loss (task + weighted aux, in float32) and its
-// NaN/Inf check, then backward scaled by 1 / micro_batches, so the step's gradient is that of
-// the mean of its micro-batches' losses. Returns the loss and the aux loss, unscaled.
-std::pair<double, double> forward_backward(Trainer& trainer, const StepContext& context,
-                                           const Batch& batch, int64_t micro,
-                                           int64_t micro_batches) {
-  torch::Tensor aux;
-  // Two statements: aux is set by task_loss, and the operands of + are unsequenced.
-  const torch::Tensor task = task_loss(trainer, context, batch, micro, micro_batches, aux);
-  const torch::Tensor loss = task + trainer.config.optim.aux_loss_weight * aux;
-  const double loss_value = loss.item<double>();
-  if (!std::isfinite(loss_value))
-    throw std::runtime_error("step " + std::to_string(trainer.step + 1) + ": loss is " +
-                             std::to_string(loss_value) +
-                             "; stopped (lower optim.lr or raise optim.grad_clip); the last good "
-                             "checkpoint is " +
-                             trainer.output_dir + "/last.pt");
-  (micro_batches > 1 ? loss / static_cast<double>(micro_batches) : loss).backward();
-  return {loss_value, aux.item<double>()};
-}
-
-// One optimizer step over `micro_batches` loader batches: this step's learning rate, each
-// micro-batch's forward and backward (gradient accumulation), the gradients averaged over the
-// ranks before clipping, AdamW, the balancing biases moved, the position advanced and the
-// moving average updated.
-StepResult train_step(Trainer& trainer, const StepContext& context, ImageLoader& loader,
-                      int64_t micro_batches) {
-  const OptimConfig& optim = trainer.config.optim;
-  StepResult result;
-  result.batches = micro_batches;
-  result.lr = trainer.schedule.at(trainer.step);
-  set_learning_rate(*trainer.optimizer, result.lr);
-  clear_gradients(*trainer.optimizer);
-  if (trainer.balance) trainer.balance->start_step();
-  for (int64_t micro = 0; micro < micro_batches; ++micro) {
-    const Batch batch = next_batch(loader);
-    const auto [loss, aux] = forward_backward(trainer, context, batch, micro, micro_batches);
-    result.loss += loss / micro_batches;
-    result.aux += aux / micro_batches;
-    result.images += batch.labels.size(0) * context.world_size;  // the ranks' batches are equal
-  }
-  if (trainer.world) trainer.world->average_gradients(context.parameters);  // before clipping
-  if (optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(context.parameters, optim.grad_clip);
-  trainer.optimizer->step();
-  update_expert_biases(context.moe_layers, trainer.world);  // before the average copies them
-  ++trainer.step;
-  if (trainer.ema) trainer.ema->update(*trainer.model, trainer.step);
-  ++trainer.batches_into_epoch;
-  return result;
-}
-
 // Every run.log_every steps: the running loss, learning rate, speed and time left.
 void log_progress(const Trainer& trainer, const EpochTally& tally, const TrainHooks& hooks) {
   if (!hooks.on_progress || trainer.step % trainer.config.run.log_every != 0) return;
@@ -266,10 +168,29 @@ void log_progress(const Trainer& trainer, const EpochTally& tally, const TrainHo
 }
 
 // run.checkpoint_every_steps > 0: last.pt mid-epoch too (a resume skips what it trained on).
-void save_step_checkpoint(Trainer& trainer) {
+bool step_checkpoint_due(const Trainer& trainer) {
   const int64_t every = trainer.config.run.checkpoint_every_steps;
-  if (is_main(trainer) && every > 0 && trainer.step % every == 0)
+  return every > 0 && trainer.step % every == 0;
+}
+
+void save_step_checkpoint(Trainer& trainer) {
+  if (is_main(trainer) && step_checkpoint_due(trainer))
     save_run_checkpoint(trainer, "last.pt", /*epochs_completed=*/trainer.epoch);
+}
+
+// The signal every rank agreed to stop for at this point (0: go on).
+int agreed_stop(const Trainer& trainer, const TrainHooks& hooks) {
+  return agreed_stop_signal(hooks.stop_signal ? hooks.stop_signal() : 0, trainer.world);
+}
+
+// A stop between two steps of an epoch: last.pt at this position (unless the step's own
+// checkpoint has just written it), by rank 0 while the others wait, so that no rank exits
+// before it is whole.
+TrainEnd stop_mid_epoch(Trainer& trainer, int signal) {
+  if (is_main(trainer) && !step_checkpoint_due(trainer))
+    save_run_checkpoint(trainer, "last.pt", /*epochs_completed=*/trainer.epoch);
+  if (trainer.world) trainer.world->barrier();
+  return {signal, trainer.epoch + 1, trainer.step, trainer.output_dir + "/last.pt"};
 }
 
 // After the epoch's last step: its training time, the position moved to the epoch's end, and
@@ -308,6 +229,7 @@ nlohmann::json epoch_record(const Trainer& trainer, const EpochTally& tally,
       {"epoch_seconds", seconds_since(tally.start)},
       {"val", eval_json(validation.trained)}};
   if (validation.averaged) record["val_ema"] = eval_json(*validation.averaged);
+  if (tally.skipped > 0) record["skipped_nonfinite_steps"] = tally.skipped;
   if (!trainer.initialized_from.empty()) record["initialized_from"] = trainer.initialized_from;
   return record;
 }
@@ -336,34 +258,52 @@ void plot_curves(const Trainer& trainer) {
   if (std::filesystem::exists(trainer.output_dir + "/metrics.jsonl")) plot_run(trainer.output_dir);
 }
 
+// Rank 0, after the epoch's steps: validate, record in metrics.jsonl, checkpoint, report.
+void validate_and_record(Trainer& trainer, const EpochTally& tally, ImageLoader& val_loader,
+                         const TrainHooks& hooks) {
+  const Validation validation = validate(trainer, val_loader);
+  nlohmann::json record = epoch_record(trainer, tally, validation);
+  append_json_line(trainer.output_dir + "/metrics.jsonl", record);
+  save_epoch_checkpoints(trainer, validation);
+  report_epoch(trainer, tally, validation, std::move(record), hooks);
+}
+
+// Whether an epoch follows the one in progress.
+bool epochs_remain_after_this(const Trainer& trainer) {
+  return trainer.epoch + 1 < trainer.total_epochs && trainer.step < trainer.schedule.total_steps;
+}
+
 }  // namespace
 
-void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
-           const TrainHooks& hooks) {
+TrainEnd train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
+               const TrainHooks& hooks) {
   std::filesystem::create_directories(trainer.output_dir);
   const StepContext context = step_context(trainer);
+  // A signal while the run was being set up stops it before its first step.
+  if (const int signal = agreed_stop(trainer, hooks))
+    return {signal, trainer.epoch + 1, trainer.step, ""};
   for (; trainer.epoch < trainer.total_epochs && trainer.step < trainer.schedule.total_steps;
        ++trainer.epoch) {
     EpochTally tally = start_epoch(trainer, train_loader);
     while (steps_remain(trainer, tally)) {
       const int64_t micro_batches = tally.next_step_batches(trainer.config.optim.accum_steps);
-      tally.add(train_step(trainer, context, train_loader, micro_batches));
+      tally.add(train_step(trainer, context, train_loader, micro_batches, hooks));
       log_progress(trainer, tally, hooks);
       save_step_checkpoint(trainer);
+      // After the epoch's last step, a stop waits for its validation and checkpoints.
+      if (steps_remain(trainer, tally))
+        if (const int signal = agreed_stop(trainer, hooks)) return stop_mid_epoch(trainer, signal);
     }
     finish_epoch_steps(trainer, tally);
-    if (!is_main(trainer)) {  // rank 0 validates and writes; wait for it, then go on together
-      trainer.world->barrier();
-      continue;
-    }
-    const Validation validation = validate(trainer, val_loader);
-    nlohmann::json record = epoch_record(trainer, tally, validation);
-    append_json_line(trainer.output_dir + "/metrics.jsonl", record);
-    save_epoch_checkpoints(trainer, validation);
-    report_epoch(trainer, tally, validation, std::move(record), hooks);
+    // Rank 0 validates and writes; the others wait for it, then all go on together.
+    if (is_main(trainer)) validate_and_record(trainer, tally, val_loader, hooks);
     if (trainer.world) trainer.world->barrier();
+    if (epochs_remain_after_this(trainer))
+      if (const int signal = agreed_stop(trainer, hooks))
+        return {signal, trainer.epoch + 1, trainer.step, trainer.output_dir + "/last.pt"};
   }
   if (is_main(trainer)) plot_curves(trainer);
+  return {};
 }
 
 }  // namespace moevit

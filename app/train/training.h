@@ -39,11 +39,28 @@ struct EpochSummary {
 struct TrainHooks {
   std::function<void(const TrainProgress&)> on_progress;  // every run.log_every steps
   std::function<void(const EpochSummary&)> on_epoch;
+  // Asked after every step and at the end of every epoch: a signal number (SIGINT, SIGTERM)
+  // asks the run to stop there, 0 to go on (StopSignals::received in the CLI). Every rank
+  // asks, and the ranks agree (app/train/rank_agreement.h) before any of them stops.
+  std::function<int()> stop_signal;
+  // One line worth printing at once: a step skipped as non-finite (optim.skip_nonfinite).
+  std::function<void(const std::string&)> on_notice;
 };
 
-// Runs the remaining epochs. Throws std::runtime_error when the loss becomes NaN/Inf (the
-// last good checkpoint stays).
-void train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
-           const TrainHooks& hooks);
+// How `train` ended.
+struct TrainEnd {
+  int stop_signal = 0;  // 0: every step was taken; else the signal the run stopped for
+  int64_t epoch = 0;    // the epoch of the last step taken, 1-based (0: none was taken)
+  int64_t step = 0;     // steps completed
+  // Where the run can resume from: OUT/last.pt, written at the stop (mid-epoch, or at the end
+  // of the epoch just validated); empty when it stopped before its first step.
+  std::string checkpoint;
+};
+
+// Runs the remaining epochs, or until a stop agreed on all ranks. Throws std::runtime_error
+// when the loss or the gradients become NaN/Inf more often than optim.skip_nonfinite allows,
+// or when a checkpoint cannot be written (the last good checkpoint stays, whole).
+TrainEnd train(Trainer& trainer, ImageLoader& train_loader, ImageLoader& val_loader,
+               const TrainHooks& hooks);
 
 }  // namespace moevit

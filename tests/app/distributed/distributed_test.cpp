@@ -19,6 +19,7 @@
 #include "app/run/checkpoint.h"
 #include "app/run/config.h"
 #include "app/train/global_balance.h"
+#include "tests/app/distributed/two_ranks.h"
 #include "tests/app/run_fixtures.h"
 #include "tests/support/test_files.h"
 #include "vit/vision_transformer.h"
@@ -28,33 +29,9 @@ namespace {
 
 using testing::run_command;
 using testing::TempDir;
+using testing::with_two_ranks;
 
 const std::string kMoevit = MOEVIT_BINARY;
-
-// Runs `body(world)` for ranks 0 and 1 on threads, each with its own World over loopback.
-void with_two_ranks(const std::function<void(World&)>& body) {
-  WorldOptions options;
-  options.world_size = 2;
-  options.master_port = free_loopback_port();
-  options.timeout = std::chrono::seconds(20);
-  std::vector<std::thread> ranks;
-  std::vector<std::string> failures(2);
-  for (int64_t rank = 0; rank < 2; ++rank)
-    ranks.emplace_back([&, rank] {
-      try {
-        WorldOptions mine = options;
-        mine.rank = rank;
-        World world(mine);
-        body(world);
-        world.barrier();  // rank 0's store outlives the other's last collective
-      } catch (const std::exception& error) {
-        failures[rank] = error.what();
-      }
-    });
-  for (std::thread& rank : ranks) rank.join();
-  EXPECT_EQ(failures[0], "");
-  EXPECT_EQ(failures[1], "");
-}
 
 TEST(World, AllReduceBroadcastAndGradientAveraging) {
   with_two_ranks([](World& world) {

@@ -209,6 +209,7 @@ TEST(ConfigRefusal, RangesNameTheKeyExpectedAndGot) {
       {{"optim.grad_clip=-1"}, "optim.grad_clip: expected a number in [0, inf) (0 = off)"},
       {{"optim.ema_decay=1"},
        "optim.ema_decay: expected a number in [0, 1) (0 = no moving average), got 1"},
+      {{"optim.skip_nonfinite=-1"}, "optim.skip_nonfinite: expected an integer >= 0, got -1"},
       {{"run.log_every=0"}, "run.log_every: expected an integer >= 1, got 0"},
       {{"optim.accum_steps=0"}, "optim.accum_steps: expected an integer >= 1, got 0"},
       {{"optim.batch_size=10", "optim.accum_steps=4"},

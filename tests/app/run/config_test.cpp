@@ -75,7 +75,7 @@ data:
   drop_last: true
 optim: {lr: 3.0e-4, min_lr: 1.0e-6, beta1: 0.8, beta2: 0.99, eps: 1.0e-6, weight_decay: 0.1,
         warmup_steps: 100, epochs: 3, steps: 500, batch_size: 16, accum_steps: 2, grad_clip: 0.5,
-        label_smoothing: 0.2, aux_loss_weight: 0.5, ema_decay: 0.999}
+        label_smoothing: 0.2, aux_loss_weight: 0.5, ema_decay: 0.999, skip_nonfinite: 3}
 run: {seed: 42, device: cpu, threads: 2, output_dir: runs/x, precision: bf16, log_every: 5,
       checkpoint_every_steps: 50, collective_timeout_s: 45}
 )";

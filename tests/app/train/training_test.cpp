@@ -1,9 +1,16 @@
 #include "app/train/training.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 
 #include "app/eval/evaluation.h"
 #include "app/eval/metrics_log.h"
@@ -20,19 +27,37 @@ namespace {
 
 using testing::TempDir;
 
-// Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total.
-VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs) {
-  const Runtime runtime = configure_runtime(config.run, nullptr);
-  const TrainValFolders folders = resolve_train_val(config.data.root, 0.0, 0);
-  ImageLoader train_loader(folders.train, transform_options(config),
-                           loader_options(config, TransformMode::kTrain));
-  ImageLoader val_loader(folders.val, transform_options(config),
-                         loader_options(config, TransformMode::kEval));
-  Trainer trainer = make_trainer(config, runtime, folders.train.class_names,
-                                 train_loader.batches_per_epoch(), resume);
-  trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
-  train(trainer, train_loader, val_loader, {});
-  return trainer.model;
+// A run's loaders and trainer for `config`, from `resume` (or fresh), built as `moevit train`
+// builds them.
+struct RunSetup {
+  RunSetup(const Config& config, const std::string& resume)
+      : runtime(configure_runtime(config.run, nullptr)),
+        folders(resolve_train_val(config.data.root, 0.0, 0)),
+        train_loader(folders.train, transform_options(config),
+                     loader_options(config, TransformMode::kTrain)),
+        val_loader(folders.val, transform_options(config),
+                   loader_options(config, TransformMode::kEval)),
+        trainer(make_trainer(config, runtime, folders.train.class_names,
+                             train_loader.batches_per_epoch(), resume)) {}
+  TrainEnd train(const TrainHooks& hooks = {}) {
+    return moevit::train(trainer, train_loader, val_loader, hooks);
+  }
+
+  Runtime runtime;
+  TrainValFolders folders;
+  ImageLoader train_loader, val_loader;
+  Trainer trainer;
+};
+
+// Trains `config` from `resume` (or fresh) for at most `stop_after_epochs` epochs in total;
+// `end` (if given) gets how training ended.
+VisionTransformer run(const Config& config, const std::string& resume, int64_t stop_after_epochs,
+                      const TrainHooks& hooks = {}, TrainEnd* end = nullptr) {
+  RunSetup setup(config, resume);
+  setup.trainer.total_epochs = stop_after_epochs;  // as if the run were killed after this epoch
+  const TrainEnd ended = setup.train(hooks);
+  if (end) *end = ended;
+  return setup.trainer.model;
 }
 
 Config texture_config(const std::string& data, const std::string& out, const std::string& router,
@@ -188,6 +213,177 @@ TEST(Training, NonFiniteLossStopsWithAClearMessage) {
   config.optim.lr = 1e30;  // the first step blows the weights up; the second loss is NaN/Inf
   config.optim.grad_clip = 0;
   EXPECT_NE(testing::error_message([&] { run(config, "", 1); }).find("loss is"), std::string::npos);
+}
+
+// A stop asked for after step `stop_step` (SIGINT, as the CLI's StopSignals reports it).
+TrainHooks stop_after(int64_t stop_step, int64_t& steps_seen) {
+  TrainHooks hooks;
+  hooks.on_progress = [&steps_seen](const TrainProgress& progress) { steps_seen = progress.step; };
+  hooks.stop_signal = [&steps_seen, stop_step] { return steps_seen == stop_step ? SIGINT : 0; };
+  return hooks;
+}
+
+// 18 images in batches of 8: 3 steps per epoch. A stop after step 4 comes mid-epoch 2 (last.pt
+// written there); one after step 3 waits for epoch 1's validation and checkpoints. Either way
+// the resumed run ends bit for bit where the uninterrupted one ends.
+TEST(Training, AStopWritesLastPtAndTheResumeEndsWhereTheStraightRunEnds) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  const VisionTransformer straight = run(texture_config(dir / "data", dir / "a", "topk"), "", 4);
+  const auto expected = straight->named_parameters();
+  struct Case {
+    int64_t stop_step, epochs_completed, batches_into_epoch, epoch;
+  };
+  for (const Case& stop : {Case{4, 1, 1, 2}, Case{3, 1, 0, 1}}) {
+    const std::string out = dir / ("b" + std::to_string(stop.stop_step));
+    const Config config = texture_config(dir / "data", out, "topk");
+    int64_t steps_seen = 0;
+    TrainEnd end;
+    run(config, "", 4, stop_after(stop.stop_step, steps_seen), &end);
+    EXPECT_EQ(end.stop_signal, SIGINT);
+    EXPECT_EQ(end.step, stop.stop_step);
+    EXPECT_EQ(end.epoch, stop.epoch);
+    EXPECT_EQ(end.checkpoint, out + "/last.pt");
+    EXPECT_EQ(steps_seen, stop.stop_step);  // no step after the stop
+    const CheckpointState state = read_checkpoint_state(out + "/last.pt");
+    EXPECT_EQ(state.step, stop.stop_step);
+    EXPECT_EQ(state.epoch, stop.epochs_completed);
+    EXPECT_EQ(state.batches_into_epoch, stop.batches_into_epoch);
+    EXPECT_EQ(read_json_lines(out + "/metrics.jsonl").size(), 1u);  // epoch 1 validated
+
+    TrainEnd resumed_end;
+    const VisionTransformer resumed = run(config, out + "/last.pt", 4, {}, &resumed_end);
+    EXPECT_EQ(resumed_end.stop_signal, 0);
+    for (const auto& item : resumed->named_parameters())
+      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()]))
+          << "stop after step " << stop.stop_step << ": " << item.key();
+    EXPECT_EQ(read_json_lines(out + "/metrics.jsonl").size(), 4u);
+  }
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Makes `folder` refuse new files. Root writes whatever the permissions say, so for root a
+// folder stands where the checkpoint's temporary file (PATH.tmp) would be written.
+void refuse_new_files(const std::string& folder) {
+  if (geteuid() != 0)
+    chmod(folder.c_str(), 0555);
+  else
+    std::filesystem::create_directories(folder + "/last.pt.tmp/in-the-way");
+}
+
+TEST(Training, AnUnwritableOutputFolderFailsInOneLineAndKeepsLastPt) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 4, 1);
+  const Config config = texture_config(dir / "data", dir / "out", "topk");
+  run(config, "", 1);
+  const std::string last = dir / "out/last.pt", before = read_all(last);
+  refuse_new_files(dir / "out");
+  const std::string error = testing::error_message([&] { run(config, last, 2); });
+  EXPECT_EQ(error.rfind(last + ": cannot write the checkpoint (", 0), 0u) << error;
+  EXPECT_NE(error.find("); the last.pt written before, if any, is unchanged"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  EXPECT_EQ(read_all(last), before);
+  EXPECT_FALSE(std::filesystem::is_regular_file(last + ".tmp"));  // nothing half-written
+  EXPECT_EQ(read_checkpoint_state(last).epoch, 1);
+}
+
+void poison(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  weight.view(-1)[0].fill_(std::numeric_limits<float>::quiet_NaN());
+}
+
+// MoE blocks 1 and 3; 18 images in batches of 8: 3 steps per epoch.
+Config two_moe_blocks(const std::string& data, const std::string& out, int64_t skip_nonfinite) {
+  return texture_config(
+      data, out, "topk",
+      {"model.depth=4", "optim.skip_nonfinite=" + std::to_string(skip_nonfinite)});
+}
+
+// Block 3's router goes NaN for step 3 alone: that step is skipped with a notice naming the
+// block, nothing is updated, and the run goes on to its end.
+TEST(Training, ANonFiniteStepIsSkippedWithoutAnUpdateAndTheRunGoesOn) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  RunSetup setup(two_moe_blocks(dir / "data", dir / "out", 1), "");
+  setup.trainer.total_epochs = 2;
+  MoeLayer block3 = setup.trainer.model->moe_layers().at(1);
+  torch::Tensor healthy_router;
+  std::vector<torch::Tensor> before_skip;
+  std::vector<std::string> notices;
+  TrainHooks hooks;
+  hooks.on_notice = [&](const std::string& line) { notices.push_back(line); };
+  hooks.on_progress = [&](const TrainProgress& progress) {
+    torch::NoGradGuard no_grad;
+    if (progress.step == 2) {
+      for (const torch::Tensor& parameter : setup.trainer.model->parameters())
+        before_skip.push_back(parameter.clone());
+      healthy_router = block3->router_weight.clone();
+      poison(block3->router_weight);
+    } else if (progress.step == 3) {  // the skipped step: heal the router, then compare
+      block3->router_weight.copy_(healthy_router);
+      const std::vector<torch::Tensor> after = setup.trainer.model->parameters();
+      for (size_t index = 0; index < after.size(); ++index)
+        EXPECT_TRUE(torch::equal(after[index], before_skip[index])) << index;
+    }
+  };
+  const TrainEnd end = setup.train(hooks);
+  EXPECT_EQ(end.stop_signal, 0);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0],
+            "step 3: loss is nan; the router logits of MoE block 3 are the first non-finite (its "
+            "router weights are non-finite); skipped without an update (1 of "
+            "optim.skip_nonfinite: 1)");
+  EXPECT_EQ(setup.trainer.skipped_steps, 1);
+  EXPECT_EQ(setup.trainer.step, 6);  // the skipped step counts as a step of the schedule
+  for (const torch::Tensor& parameter : setup.trainer.model->parameters())
+    EXPECT_TRUE(torch::isfinite(parameter).all().item<bool>());
+  const std::vector<nlohmann::json> records = read_json_lines(dir / "out/metrics.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["skipped_nonfinite_steps"], 1);
+  EXPECT_TRUE(std::isfinite(records[0]["train_loss"].get<double>()));  // of steps 1 and 2
+  EXPECT_FALSE(records[1].contains("skipped_nonfinite_steps"));
+}
+
+TEST(Training, NonFiniteStepsPastTheAllowanceStopTheRunNamingTheBlock) {
+  TempDir dir;
+  testing::make_texture_folders(dir / "data", 6, 2);
+  for (const int64_t allowed : {0, 2}) {
+    const std::string out = dir / ("out" + std::to_string(allowed));
+    RunSetup setup(two_moe_blocks(dir / "data", out, allowed), "");
+    poison(setup.trainer.model->moe_layers().at(0)->router_weight);  // block 1, from the start
+    const std::vector<torch::Tensor> initial = setup.trainer.model->parameters();
+    std::vector<torch::Tensor> before;
+    for (const torch::Tensor& parameter : initial) before.push_back(parameter.clone());
+    std::vector<std::string> notices;
+    TrainHooks hooks;
+    hooks.on_notice = [&](const std::string& line) { notices.push_back(line); };
+    const std::string error = testing::error_message([&] { setup.train(hooks); });
+    const std::string finding =
+        "loss is nan; the router logits of MoE block 1 are the first non-finite (its router "
+        "weights are non-finite)";
+    const std::string last = "; the last good checkpoint is " + out + "/last.pt";
+    if (allowed == 0) {
+      EXPECT_EQ(error, "step 1: " + finding +
+                           "; stopped (lower optim.lr, raise optim.grad_clip, or let "
+                           "optim.skip_nonfinite skip such steps)" +
+                           last);
+    } else {
+      EXPECT_EQ(error, "step 3: " + finding +
+                           "; stopped, one more such step than optim.skip_nonfinite (2) allows "
+                           "(lower optim.lr or raise optim.grad_clip)" +
+                           last);
+      EXPECT_EQ(notices.size(), 2u);
+    }
+    for (size_t index = 0; index < initial.size(); ++index)  // nothing was ever updated
+      EXPECT_TRUE(torch::allclose(initial[index], before[index], /*rtol=*/0, /*atol=*/0,
+                                  /*equal_nan=*/true))
+          << index;
+  }
 }
 
 TEST(Training, ValidationWarnsAboutLayersWhoseRoutingConcentrated) {
