@@ -5,8 +5,11 @@ JOBS ?= $(shell nproc)
 MOEVIT := $(BUILD_DIR)/moevit
 DEMO_DIR ?= runs/demo
 DATA_DIR ?= data/fmnist
+# make fuzz SECONDS=N: each fuzz target for N seconds, in its own clang build (docs/reliability.md).
+SECONDS ?= 60
+FUZZ_DIR ?= build-fuzz
 
-.PHONY: setup configure build test demo format clean
+.PHONY: setup configure build test demo fuzz format clean
 
 setup:
 	./scripts/setup.sh
@@ -22,6 +25,9 @@ test: build
 
 demo: build
 	./scripts/demo.sh $(MOEVIT) $(DATA_DIR) $(DEMO_DIR)
+
+fuzz:
+	JOBS=$(JOBS) ./scripts/fuzz.sh $(SECONDS) $(FUZZ_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -2,9 +2,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -46,9 +48,24 @@ class GzipReader {
 
   void read_exactly(uint8_t* data, size_t size, const char* what) {
     const size_t got = read(data, size);
-    if (got != size)
-      throw std::runtime_error(path_ + ": " + what + ": expected " + std::to_string(size) +
-                               " bytes, the file ends after " + std::to_string(got));
+    if (got != size) throw_too_short(size, got, what);
+  }
+
+  // `size` bytes into a vector grown as they arrive: a header that claims more than the file
+  // holds fails at the file's end instead of first allocating (and zero-filling) its claim, up
+  // to 16 GiB for a 16-byte file.
+  std::vector<uint8_t> read_bytes(size_t size, const char* what) {
+    constexpr size_t kChunkBytes = size_t{1} << 20;
+    std::vector<uint8_t> bytes;
+    bytes.reserve(std::min(size, kChunkBytes));
+    while (bytes.size() < size) {
+      const size_t offset = bytes.size();
+      const size_t wanted = std::min(size - offset, kChunkBytes);
+      bytes.resize(offset + wanted);
+      const size_t got = read(bytes.data() + offset, wanted);
+      if (got != wanted) throw_too_short(size, offset + got, what);
+    }
+    return bytes;
   }
 
   uint32_t read_big_endian_u32(const char* what) {
@@ -67,6 +84,11 @@ class GzipReader {
   }
 
  private:
+  [[noreturn]] void throw_too_short(size_t expected, size_t got, const char* what) const {
+    throw std::runtime_error(path_ + ": " + what + ": expected " + std::to_string(expected) +
+                             " bytes, the file ends after " + std::to_string(got));
+  }
+
   std::string path_;
   gzFile file_;
 };
@@ -136,8 +158,15 @@ IdxImages read_idx_images(const std::string& path) {
   GzipReader reader(path);
   const std::vector<int64_t> sizes = read_idx_header(reader, kIdxImagesMagic, "images");
   IdxImages images{sizes[0], sizes[1], sizes[2], {}};
-  images.pixels.resize(static_cast<size_t>(images.count * images.rows * images.cols));
-  reader.read_exactly(images.pixels.data(), images.pixels.size(), "IDX pixels");
+  // The 16 GiB check bounds count·rows·cols, not rows·cols when count is 0; sides that fit an
+  // int (cv::Mat's) keep rows·cols in range, and an image needs at least one pixel.
+  constexpr int64_t kMaxSide = std::numeric_limits<int>::max();
+  if (images.rows < 1 || images.cols < 1 || images.rows > kMaxSide || images.cols > kMaxSide)
+    throw std::runtime_error(path + ": IDX image size " + std::to_string(images.rows) + "x" +
+                             std::to_string(images.cols) + ": expected sides in [1, " +
+                             std::to_string(kMaxSide) + "]");
+  images.pixels = reader.read_bytes(static_cast<size_t>(images.count * images.rows * images.cols),
+                                    "IDX pixels");
   reader.expect_end();
   return images;
 }
@@ -145,8 +174,7 @@ IdxImages read_idx_images(const std::string& path) {
 std::vector<uint8_t> read_idx_labels(const std::string& path) {
   GzipReader reader(path);
   const std::vector<int64_t> sizes = read_idx_header(reader, kIdxLabelsMagic, "labels");
-  std::vector<uint8_t> labels(static_cast<size_t>(sizes[0]));
-  reader.read_exactly(labels.data(), labels.size(), "IDX labels");
+  std::vector<uint8_t> labels = reader.read_bytes(static_cast<size_t>(sizes[0]), "IDX labels");
   reader.expect_end();
   return labels;
 }

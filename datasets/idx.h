@@ -20,8 +20,9 @@ struct IdxImages {
   std::vector<uint8_t> pixels;  // [N,H,W], row-major, 0 = black
 };
 
-// Throw std::runtime_error naming the file for a wrong magic number, or data shorter or longer
-// than the header's sizes say.
+// Throw std::runtime_error naming the file for a wrong magic number, an image side outside
+// [1, 2^31 - 1], or data shorter or longer than the header's sizes say. Memory grows with the
+// data read, never with what a header claims.
 IdxImages read_idx_images(const std::string& path);
 std::vector<uint8_t> read_idx_labels(const std::string& path);  // [N]
 

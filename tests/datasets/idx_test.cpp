@@ -161,6 +161,36 @@ TEST(Idx, BadFilesAreRefusedNamingTheFile) {
                std::invalid_argument);
 }
 
+// Found by reading for the fuzz target (fuzz/fuzz_idx.cpp): a header of 0 images of
+// (2^32-1)×(2^32-1) passed the 16 GiB check, and rows·cols overflowed int64 in
+// convert_idx_to_folder; a side of 0 made empty PNGs that OpenCV refuses to write.
+TEST(Idx, ImageSidesOutsideAnIntAreRefused) {
+  TempDir dir;
+  write_bytes(dir / "huge_sides", idx_bytes(kIdxImagesMagic, {0, 0xFFFFFFFF, 0xFFFFFFFF}, {}));
+  EXPECT_EQ(error_message([&] { read_idx_images(dir / "huge_sides"); }),
+            dir / "huge_sides" +
+                ": IDX image size 4294967295x4294967295: expected sides in [1, 2147483647]");
+  write_bytes(dir / "no_rows", idx_bytes(kIdxImagesMagic, {2, 0, 3}, {}));
+  EXPECT_EQ(error_message([&] { read_idx_images(dir / "no_rows"); }),
+            dir / "no_rows" + ": IDX image size 0x3: expected sides in [1, 2147483647]");
+  // No images of a valid size is an empty data set, not an error.
+  write_bytes(dir / "empty", idx_bytes(kIdxImagesMagic, {0, 28, 28}, {}));
+  EXPECT_EQ(read_idx_images(dir / "empty").count, 0);
+}
+
+// A header that claims 16 GiB (the limit) of pixels in a 16-byte file is refused at the file's
+// end, naming the claim and what the file holds; the reader grows its buffer with the data
+// instead of allocating the claim first (fuzz/corpus/idx/regress-claims-16gib replays it).
+TEST(Idx, AClaimLargerThanTheFileIsRefusedAtItsEnd) {
+  TempDir dir;
+  write_bytes(dir / "claim", idx_bytes(kIdxImagesMagic, {1u << 14, 1u << 10, 1u << 10}, {7}));
+  EXPECT_EQ(error_message([&] { read_idx_images(dir / "claim"); }),
+            dir / "claim" + ": IDX pixels: expected 17179869184 bytes, the file ends after 1");
+  write_bytes(dir / "labels", idx_bytes(kIdxLabelsMagic, {0xFFFFFFFF}, {1, 2}));
+  EXPECT_EQ(error_message([&] { read_idx_labels(dir / "labels"); }),
+            dir / "labels" + ": IDX labels: expected 4294967295 bytes, the file ends after 2");
+}
+
 TEST(Idx, FashionMnistFromASourceFolder) {
   EXPECT_EQ(fashion_mnist_class_names().size(), 10u);
   EXPECT_EQ(fashion_mnist_class_names().front(), "T-shirt_top");
