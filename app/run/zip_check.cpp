@@ -50,7 +50,7 @@ uint64_t le64(const unsigned char* bytes) {
 
 // A member's name for an error line: quoted, bytes outside printable ASCII as \xNN, so a
 // hostile name cannot break the line.
-std::string quoted(const std::string& name) {
+std::string member_label(const std::string& name) {
   std::string text = "member \"";
   for (const unsigned char byte : name) {
     if (byte >= 0x20 && byte < 0x7f && byte != '"' && byte != '\\') {
@@ -235,7 +235,7 @@ std::vector<ZipMember> read_entries(ArchiveFile& file, const DirectoryExtent& ex
     member.compressed_size = le32(header + 20);
     member.size = le32(header + 24);
     member.header_offset = le32(header + 42);
-    const std::string label = quoted(member.name);
+    const std::string label = member_label(member.name);
     if (member.compressed_size == kZip64Marker || member.size == kZip64Marker ||
         member.header_offset == kZip64Marker)
       read_zip64_fields(file, label, header + kCentralHeaderSize + name_size, extra_size,
@@ -266,7 +266,7 @@ std::vector<ZipMember> read_entries(ArchiveFile& file, const DirectoryExtent& ex
 // The member's local header: its signature, name and method agree with the directory, and its
 // data lies before the directory.
 void locate_data(ArchiveFile& file, uint64_t directory_offset, ZipMember& member) {
-  const std::string label = quoted(member.name);
+  const std::string label = member_label(member.name);
   const uint64_t header_size = kLocalHeaderSize + member.name.size();
   if (member.header_offset > directory_offset ||
       header_size > directory_offset - member.header_offset)
@@ -295,7 +295,7 @@ void check_no_overlap(ArchiveFile& file, std::vector<ZipMember> members) {
   });
   for (size_t i = 1; i < members.size(); ++i)
     if (members[i - 1].data_offset + members[i - 1].compressed_size > members[i].header_offset)
-      file.fail(quoted(members[i - 1].name) + " and " + quoted(members[i].name) +
+      file.fail(member_label(members[i - 1].name) + " and " + member_label(members[i].name) +
                 " overlap (damaged)");
   // miniz finds a member by its name compared without case: two names that differ only in case
   // would be one to LibTorch and two here.
@@ -307,7 +307,7 @@ void check_no_overlap(ArchiveFile& file, std::vector<ZipMember> members) {
             [&](const ZipMember& a, const ZipMember& b) { return lower(a.name) < lower(b.name); });
   for (size_t i = 1; i < members.size(); ++i)
     if (lower(members[i - 1].name) == lower(members[i].name))
-      file.fail(quoted(members[i].name) + " is listed twice (damaged)");
+      file.fail(member_label(members[i].name) + " is listed twice (damaged)");
 }
 
 uint32_t extend_crc32(uint32_t crc, const unsigned char* bytes, uint64_t count) {
@@ -329,7 +329,7 @@ uint32_t stored_crc32(ArchiveFile& file, const ZipMember& member) {
 // CRC-32 of a deflated member once inflated (raw deflate, RFC 1951), which must end exactly
 // at the end of its compressed bytes and inflate to exactly its recorded size.
 uint32_t deflated_crc32(ArchiveFile& file, const ZipMember& member) {
-  const std::string label = quoted(member.name);
+  const std::string label = member_label(member.name);
   z_stream stream{};
   if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) file.fail(label + ": zlib cannot inflate");
   struct InflateEnd {
@@ -393,7 +393,7 @@ void check_zip_archive(std::istream& stream, const std::string& error_prefix) {
     const uint32_t crc =
         member.method == kStored ? stored_crc32(file, member) : deflated_crc32(file, member);
     if (crc != member.crc32)
-      file.fail(quoted(member.name) + ": CRC-32 " + hex32(crc) + " of its bytes, " +
+      file.fail(member_label(member.name) + ": CRC-32 " + hex32(crc) + " of its bytes, " +
                 hex32(member.crc32) + " recorded (damaged)");
   }
 }
