@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -112,11 +112,13 @@ Trainer make_trainer(Config config, const Runtime& runtime, std::vector<std::str
   trainer.runtime = runtime;
   trainer.class_names = std::move(class_names);
   trainer.output_dir = trainer.config.run.output_dir;
-  // Opened once: LibTorch reads the whole archive, state and weights alike.
-  std::optional<CheckpointReader> checkpoint;
+  // Opened once: LibTorch reads the whole archive, state and weights alike. A pointer, not a
+  // std::optional: clang rejects optional<CheckpointReader> (its InputArchive member's copy
+  // constructor takes a non-const reference).
+  std::unique_ptr<CheckpointReader> checkpoint;
   CheckpointState state;
   if (!resume_path.empty()) {
-    checkpoint.emplace(resume_path);
+    checkpoint = std::make_unique<CheckpointReader>(resume_path);
     state = checkpoint->state();
     check_resumable(trainer, state, resume_path, allow_config_change);
   }
