@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace moevit {
 namespace {
@@ -142,12 +143,23 @@ ImageHeader tiff_header(const ByteReader& bytes) {
   const size_t ifd = read(4, 4);
   const uint32_t num_entries = read(ifd, 2);
   int64_t width = 0, height = 0;
+  bool seen_width = false, seen_height = false;
   for (uint32_t i = 0; i < num_entries; ++i) {
     const size_t entry = ifd + 2 + 12 * static_cast<size_t>(i);
     const uint32_t tag = read(entry, 2), type = read(entry + 2, 2);
     if (tag != 256 && tag != 257) continue;
-    const uint32_t value = type == 3 ? read(entry + 8, 2) : read(entry + 8, 4);  // 3 = SHORT
-    (tag == 256 ? width : height) = value;
+    // libtiff takes a tag's first entry and skips one of a type it does not expect; a sniffer
+    // that read another entry than the decoder would let a file claim fewer pixels than it
+    // decodes to (found by fuzzing: an ImageWidth of 2, then one of an invalid type saying 1).
+    // Either is refused, so the size guard always sees what the decoder will.
+    const char* name = tag == 256 ? "ImageWidth" : "ImageLength";
+    if (type != 3 && type != 4)  // SHORT, LONG
+      throw std::runtime_error(std::string("TIFF ") + name + " of type " + std::to_string(type) +
+                               ", expected SHORT (3) or LONG (4)");
+    bool& seen = tag == 256 ? seen_width : seen_height;
+    if (seen) throw std::runtime_error(std::string("TIFF with two ") + name + " entries");
+    seen = true;
+    (tag == 256 ? width : height) = type == 3 ? read(entry + 8, 2) : read(entry + 8, 4);
   }
   return {ImageFormat::kTiff, width, height};
 }

@@ -70,6 +70,45 @@ TEST(ImageHeader, JpegMarkersInsideAppSegmentsAreSkipped) {
   EXPECT_NO_THROW(check_image_intact(with_app, ImageFormat::kJpeg));
 }
 
+// Found by fuzzing (fuzz/corpus/image_decode/regress-tiff-width-twice.tif): an IFD with
+// ImageWidth 2 (SHORT), then a second ImageWidth entry of an invalid type saying 1. The sniffer
+// read the last entry, OpenCV's libtiff the first, so the size guard saw 1x2 and the decoder
+// made 2x2. A TIFF that names a side twice, or with a type other than SHORT or LONG, is refused.
+TEST(ImageHeader, RefusesATiffThatNamesASideTwiceOrWithAnotherType) {
+  // Little-endian TIFF, IFD at 8 with 3 entries: ImageWidth SHORT 2, ImageLength SHORT 2, and a
+  // third entry whose tag and type the cases set.
+  const auto tiff = [](uint16_t third_tag, uint16_t third_type) {
+    std::vector<uint8_t> bytes = {'I', 'I', 42, 0, 8, 0, 0, 0, 3, 0};
+    const auto entry = [&](uint16_t tag, uint16_t type, uint32_t value) {
+      const uint8_t fields[12] = {uint8_t(tag),
+                                  uint8_t(tag >> 8),
+                                  uint8_t(type),
+                                  uint8_t(type >> 8),
+                                  1,
+                                  0,
+                                  0,
+                                  0,
+                                  uint8_t(value),
+                                  uint8_t(value >> 8),
+                                  0,
+                                  0};
+      bytes.insert(bytes.end(), fields, fields + 12);
+    };
+    entry(256, 3, 2);
+    entry(257, 3, 2);
+    entry(third_tag, third_type, 1);
+    for (int i = 0; i < 8; ++i) bytes.push_back(0);  // next IFD offset, padding
+    return bytes;
+  };
+  const ImageHeader plain = read_image_header(tiff(262, 3));  // PhotometricInterpretation
+  EXPECT_EQ(plain.width, 2);
+  EXPECT_EQ(plain.height, 2);
+  EXPECT_EQ(error_message([&] { read_image_header(tiff(256, 0)); }),
+            "TIFF ImageWidth of type 0, expected SHORT (3) or LONG (4)");
+  EXPECT_EQ(error_message([&] { read_image_header(tiff(257, 4)); }),
+            "TIFF with two ImageLength entries");
+}
+
 TEST(ImageHeader, RefusesUnknownAndShortHeaders) {
   const std::string text = "hello, I am not an image";
   EXPECT_EQ(
