@@ -120,29 +120,22 @@ void check_archive_fits_module(torch::serialize::InputArchive& archive,
 
 void check_optimizer_state_fits(const torch::optim::Optimizer& optimizer,
                                 const std::string& error_prefix) {
-  const auto& states = optimizer.state();
-  for (size_t group = 0; group < optimizer.param_groups().size(); ++group) {
-    const auto& parameters = optimizer.param_groups()[group].params();
-    for (size_t index = 0; index < parameters.size(); ++index) {
-      const std::string name =
-          "group " + std::to_string(group) + " parameter " + std::to_string(index);
-      const auto found = states.find(optimizer_state_key(states, parameters[index]));
-      if (found == states.end()) continue;  // no step taken for it yet
-      if (!found->second) fail(error_prefix, name + ": its state is empty (damaged)");
-      const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(found->second.get());
-      if (!adamw) continue;
-      const torch::Tensor& parameter = parameters[index];
-      for (const auto& [moment, tensor] :
-           {std::pair<const char*, torch::Tensor>{"exp_avg", adamw->exp_avg()},
-            {"exp_avg_sq", adamw->exp_avg_sq()}}) {
-        if (!tensor.defined() || tensor.scalar_type() != parameter.scalar_type() ||
-            tensor.sizes() != parameter.sizes())
-          fail(error_prefix, name + " " + moment + " is " +
-                                 (tensor.defined() ? describe(tensor) : "missing") +
-                                 ", its parameter " + describe(parameter));
-      }
-    }
-  }
+  for_each_parameter_state(
+      optimizer, [&](const std::string& name, const torch::Tensor& parameter, const auto* state) {
+        if (!state) return;  // no step taken for it yet
+        if (!*state) fail(error_prefix, name + ": its state is empty (damaged)");
+        const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state->get());
+        if (!adamw) return;
+        for (const auto& [moment, tensor] :
+             {std::pair<const char*, torch::Tensor>{"exp_avg", adamw->exp_avg()},
+              {"exp_avg_sq", adamw->exp_avg_sq()}}) {
+          if (!tensor.defined() || tensor.scalar_type() != parameter.scalar_type() ||
+              tensor.sizes() != parameter.sizes())
+            fail(error_prefix, name + " " + moment + " is " +
+                                   (tensor.defined() ? describe(tensor) : "missing") +
+                                   ", its parameter " + describe(parameter));
+        }
+      });
 }
 
 }  // namespace moevit

@@ -2,7 +2,10 @@
 // and checks the state of each parameter by it, and FusedAdamW steps through it.
 #pragma once
 
+#include <torch/optim/optimizer.h>
 #include <torch/types.h>
+
+#include <memory>
 
 #include <sstream>
 #include <string>
@@ -24,6 +27,24 @@ typename StateMap::key_type optimizer_state_key(const StateMap& state_map,
     return text.str();
   } else {
     return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
+}
+
+// Calls visit(name, parameter, state) for each parameter of each group, in order: `name` is
+// "group G parameter I", `state` points at its entry in the optimizer's state, or is null when
+// no step has made one yet (the entry itself may hold null in a damaged file).
+template <typename Visit>
+void for_each_parameter_state(const torch::optim::Optimizer& optimizer, Visit visit) {
+  const auto& states = optimizer.state();
+  for (size_t group = 0; group < optimizer.param_groups().size(); ++group) {
+    const auto& parameters = optimizer.param_groups()[group].params();
+    for (size_t index = 0; index < parameters.size(); ++index) {
+      const auto found = states.find(optimizer_state_key(states, parameters[index]));
+      const std::unique_ptr<torch::optim::OptimizerParamState>* state =
+          found == states.end() ? nullptr : &found->second;
+      visit("group " + std::to_string(group) + " parameter " + std::to_string(index),
+            parameters[index], state);
+    }
   }
 }
 

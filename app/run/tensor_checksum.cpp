@@ -53,27 +53,21 @@ uint32_t module_checksum(const torch::nn::Module& module) {
 
 uint32_t optimizer_checksum(const torch::optim::Optimizer& optimizer) {
   TensorChecksum checksum;
-  const auto& states = optimizer.state();
-  for (size_t group = 0; group < optimizer.param_groups().size(); ++group) {
-    const auto& parameters = optimizer.param_groups()[group].params();
-    for (size_t index = 0; index < parameters.size(); ++index) {
-      const std::string name =
-          "group " + std::to_string(group) + " parameter " + std::to_string(index);
-      const auto found = states.find(optimizer_state_key(states, parameters[index]));
-      if (found == states.end() || !found->second) {
-        checksum.add(name, torch::Tensor());
-        continue;
-      }
-      const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(found->second.get());
-      if (!adamw)
-        throw std::logic_error("optimizer_checksum: " + name +
-                               " has a state other than AdamW's; list its tensors here");
-      checksum.add(name + " step", adamw->step());
-      checksum.add(name + " exp_avg", adamw->exp_avg());
-      checksum.add(name + " exp_avg_sq", adamw->exp_avg_sq());
-      checksum.add(name + " max_exp_avg_sq", adamw->max_exp_avg_sq());
-    }
-  }
+  for_each_parameter_state(
+      optimizer, [&checksum](const std::string& name, const torch::Tensor&, const auto* state) {
+        if (!state || !*state) {
+          checksum.add(name, torch::Tensor());
+          return;
+        }
+        const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state->get());
+        if (!adamw)
+          throw std::logic_error("optimizer_checksum: " + name +
+                                 " has a state other than AdamW's; list its tensors here");
+        checksum.add(name + " step", adamw->step());
+        checksum.add(name + " exp_avg", adamw->exp_avg());
+        checksum.add(name + " exp_avg_sq", adamw->exp_avg_sq());
+        checksum.add(name + " max_exp_avg_sq", adamw->max_exp_avg_sq());
+      });
   return checksum.value();
 }
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 #include <stdexcept>
 
@@ -34,6 +35,11 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 void write_text(const std::string& path, const std::string& text) {
   write_bytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::vector<uint8_t> encode_image(const std::string& extension, const cv::Mat& image,

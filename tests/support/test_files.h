@@ -28,6 +28,8 @@ class TempDir {
 void write_image(const std::string& path, const cv::Mat& image);
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 void write_text(const std::string& path, const std::string& text);
+// The whole file's bytes; empty when it cannot be read.
+std::string read_all(const std::string& path);
 
 // cv::imencode with the given extension, e.g. ".png"; throws on failure.
 std::vector<uint8_t> encode_image(const std::string& extension, const cv::Mat& image,

@@ -13,12 +13,8 @@
 namespace moevit {
 namespace {
 
+using testing::read_all;
 using testing::TempDir;
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 TEST(AtomicWrite, KeepsTheOldFileWhenWritingFails) {
   TempDir dir;

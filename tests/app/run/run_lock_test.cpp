@@ -15,12 +15,8 @@
 namespace moevit {
 namespace {
 
+using testing::read_all;
 using testing::TempDir;
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string host_name() {
   char name[256] = {};

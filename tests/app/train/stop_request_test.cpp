@@ -20,12 +20,8 @@
 namespace moevit {
 namespace {
 
+using testing::read_all;
 using testing::TempDir;
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The exit status of a child that exited, or -1 when a signal ended it.
 int exit_status_of(pid_t child) {

@@ -25,6 +25,7 @@
 namespace moevit {
 namespace {
 
+using testing::read_all;
 using testing::TempDir;
 
 // A run's loaders and trainer for `config`, from `resume` (or fresh), built as `moevit train`
@@ -259,11 +260,6 @@ TEST(Training, AStopWritesLastPtAndTheResumeEndsWhereTheStraightRunEnds) {
           << "stop after step " << stop.stop_step << ": " << item.key();
     EXPECT_EQ(read_json_lines(out + "/metrics.jsonl").size(), 4u);
   }
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Makes `folder` refuse new files. Root writes whatever the permissions say, so for root a
