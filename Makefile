@@ -8,8 +8,9 @@ DATA_DIR ?= data/fmnist
 # make fuzz SECONDS=N: each fuzz target for N seconds, in its own clang build (docs/reliability.md).
 SECONDS ?= 60
 FUZZ_DIR ?= build-fuzz
+SANITIZE_DIR ?= build-sanitize
 
-.PHONY: setup configure build test demo fuzz format clean
+.PHONY: setup configure build test demo fuzz sanitize format clean
 
 setup:
 	./scripts/setup.sh
@@ -28,6 +29,10 @@ demo: build
 
 fuzz:
 	JOBS=$(JOBS) ./scripts/fuzz.sh $(SECONDS) $(FUZZ_DIR)
+
+# The suite built with AddressSanitizer + UBSan, in its own folder (docs/reliability.md).
+sanitize:
+	JOBS=$(JOBS) ./scripts/sanitize.sh $(SANITIZE_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
